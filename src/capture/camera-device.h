@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "capture/frame.h"
+
+/* A camera: the built-in virtual sensor or a V4L2 capture device. No D-Bus here.
+ * The bus layer owns each camera_device; one session at a time streams from it. */
+
+struct capture_format {
+        uint32_t fourcc;  /* V4L2 fourcc */
+        unsigned width, height;
+        double max_fps;
+};
+
+struct camera_device_info {
+        char *id;          /* stable: "virtual:0", "v4l2:<bus_info>" */
+        char *name;        /* card name */
+        char *driver;      /* "virtual", "vivid", "uvcvideo", … */
+        char *device_path; /* "" for virtual cameras */
+        struct capture_format *formats;
+        size_t n_formats;
+};
+
+struct camera_device;
+struct v4l2_ops; /* capture/v4l2-ops.h: swappable kernel interface for tests */
+
+/* Called on the capture thread for every frame. The frame is borrowed: take a ref to keep
+ * it. Must not block. */
+typedef void (*camera_frame_fn)(struct frame *f, void *userdata);
+/* Called on the capture thread at most once per start when streaming failed for good
+ * (error is a negative errno, e.g. -ENODEV on unplug). The thread then ends by itself;
+ * camera_device_stop() must still be called to join it. */
+typedef void (*camera_error_fn)(int error, const char *message, void *userdata);
+
+int camera_device_new_virtual(unsigned index, struct camera_device **ret);
+
+/* Opens and probes devnode (QUERYCAP, ENUM_FMT, ENUM_FRAMESIZES, ENUM_FRAMEINTERVALS) and
+ * closes it again. -ENOTSUP when it is not a video capture device. ops NULL = libv4l2. */
+int camera_device_new_v4l2(const char *devnode, const struct v4l2_ops *ops, struct camera_device **ret);
+
+const struct camera_device_info *camera_device_get_info(const struct camera_device *d);
+
+/* Whether the camera can deliver fourcc at width x height at fps (fps 0 = any). */
+bool camera_device_supports(const struct camera_device *d, uint32_t fourcc, unsigned width,
+                            unsigned height, double fps);
+
+/* False after an unplug or a fatal streaming error. */
+bool camera_device_is_connected(const struct camera_device *d);
+
+/* Opens the device (v4l2), sets the format and frame rate, starts the capture thread.
+ * -EBUSY when already streaming; other negative errnos when the device refused. */
+int camera_device_start(struct camera_device *d, const struct capture_format *fmt,
+                        camera_frame_fn on_frame, camera_error_fn on_error, void *userdata);
+
+/* Stops streaming and joins the capture thread; no callback runs after it returns.
+ * Idempotent. Safe to call after an error callback. */
+void camera_device_stop(struct camera_device *d);
+
+struct camera_device *camera_device_free(struct camera_device *d);
+
+static inline void camera_device_freep(struct camera_device **d) {
+        if (*d)
+                camera_device_free(*d);
+}
