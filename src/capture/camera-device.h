@@ -35,7 +35,14 @@ typedef void (*camera_frame_fn)(struct frame *f, void *userdata);
  * camera_device_stop() must still be called to join it. */
 typedef void (*camera_error_fn)(int error, const char *message, void *userdata);
 
+/* A built-in virtual camera "virtual:<index>" (capture/virtual-sensor.h): YUYV and NV12 at
+ * 320x240, 640x480, 1280x720 and 1920x1080, up to 30 fps. Frame timestamps are the scene
+ * times, so virtual_sensor_render_clean(frame->timestamp_us) gives a frame without noise. */
 int camera_device_new_virtual(unsigned index, struct camera_device **ret);
+
+/* Sensor noise of a virtual camera (default VIRTUAL_SENSOR_NOISE_SIGMA; 0 = clean frames).
+ * -EINVAL for a V4L2 camera or sigma outside [0, 40]; -EBUSY while streaming. */
+int camera_device_virtual_set_noise(struct camera_device *d, double sigma);
 
 /* Opens and probes devnode (QUERYCAP, ENUM_FMT, ENUM_FRAMESIZES, ENUM_FRAMEINTERVALS) and
  * closes it again. -ENOTSUP when it is not a video capture device. ops NULL = libv4l2. */

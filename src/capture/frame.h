@@ -17,6 +17,11 @@ struct frame {
         size_t size;           /* bytes used in data */
         uint64_t sequence;     /* counts from 0 at Start */
         uint64_t timestamp_us; /* CLOCK_MONOTONIC */
+
+        /* When set, called instead of free() as the last ref goes (frame pools recycle
+         * frames this way). Only frame_new()/frame_pool set these. */
+        void (*release)(struct frame *f);
+        void *release_data;
 };
 
 /* Bytes a tightly packed frame needs; 0 for an unknown fourcc or odd sizes. */

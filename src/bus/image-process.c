@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: MIT */
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include "bus/bus-errors.h"
+#include "bus/bus-util.h"
+#include "bus/image-process.h"
+#include "bus/manager.h"
+#include "bus/polkit.h"
+#include "bus/user-context.h"
+#include "process/image-processor.h"
+#include "shared/id.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+
+static void strv_freep(char ***p) {
+        if (!*p)
+                return;
+        for (char **s = *p; *s; s++)
+                free(*s);
+        free(*p);
+}
+
+/* Every method starts here: the caller must be the owner (or allowed to manage). */
+#define CHECK_ACCESS(u, m, error)                                       \
+        do {                                                            \
+                int _r = user_context_check_access((u), (m), (error));  \
+                if (_r <= 0)                                            \
+                        return _r < 0 ? _r : 1;                         \
+        } while (0)
+
+static int parse_mode(const char *s, enum exec_mode *ret, sd_bus_error *error) {
+        enum exec_mode mode = exec_mode_from_string(s);
+
+        if (mode < 0)
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
+                                      "unknown execution mode '" BUS_ECHO_FMT "'; expected "
+                                      "'high-performance', 'balanced' or 'low-power'", BUS_ECHO(s));
+        *ret = mode;
+        return 0;
+}
+
+static int check_id(const char *id, sd_bus_error *error) {
+        if (!image_id_is_valid(id))
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ID,
+                                      "'" BUS_ECHO_FMT "' is not an image id (32 lowercase hex digits)",
+                                      BUS_ECHO(id));
+        return 0;
+}
+
+/* A processor failure as the D-Bus error a client can act on. */
+static int image_error(sd_bus_error *error, int r, const char *what, const char *id) {
+        switch (r) {
+        case -ENOENT:
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ID,
+                                      "%s: no image '%s' in this session", what, id ?: "");
+        case -EINVAL:
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT, "%s: invalid argument", what);
+        case -EPERM:
+        case -EBUSY:
+                return bus_error_setf(error, CAMERAD_ERROR_OPERATION_NOT_ALLOWED,
+                                      "%s is not allowed now (%s)", what, strerror(-r));
+        default:
+                return bus_error_set_fatal(error, r, what);
+        }
+}
+
+static int emit_properties(struct user_context *u, const char *first, ...) {
+        /* sd_bus_emit_properties_changed_strv wants a NULL-terminated list. */
+        char *names[5] = {};
+        va_list ap;
+        size_t n = 0;
+
+        if (!u->image_slot)
+                return 0;
+        va_start(ap, first);
+        for (const char *s = first; s && n < ELEMENTSOF(names) - 1; s = va_arg(ap, const char *))
+                names[n++] = (char *) s;
+        va_end(ap);
+        return sd_bus_emit_properties_changed_strv(u->manager->bus, u->image_path,
+                                                   IMAGE_PROCESS_INTERFACE, names);
+}
+
+static int method_get_concurrency(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        enum exec_mode mode = EXEC_MODE_BALANCED;
+        const char *s;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = sd_bus_message_read(m, "s", &s);
+        if (r < 0)
+                return r;
+        r = parse_mode(s, &mode, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, "i", (int32_t) image_processor_concurrency(u->images, mode));
+}
+
+static int method_get_pending_images(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        _cleanup_(strv_freep) char **ids = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = image_processor_list_pending(u->images, &ids);
+        if (r < 0)
+                return image_error(error, r, "GetPendingImages", NULL);
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_strv(reply, ids);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_set_execution_mode(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        enum exec_mode mode = EXEC_MODE_BALANCED;
+        const char *s;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = sd_bus_message_read(m, "s", &s);
+        if (r < 0)
+                return r;
+        r = parse_mode(s, &mode, error);
+        if (r < 0)
+                return r;
+        r = image_processor_set_mode(u->images, mode);
+        if (r < 0)
+                return image_error(error, r, "SetExecutionMode", NULL);
+        log_debug("uid %u: execution mode %s", (unsigned) u->uid, exec_mode_to_string(mode));
+        (void) emit_properties(u, "ExecutionMode", "Status", NULL);
+        manager_note_activity(u->manager);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+/* ProcessImage and RemoveImage: an id in, nothing out. */
+static int method_image_op(sd_bus_message *m, struct user_context *u, sd_bus_error *error,
+                           int (*op)(struct image_processor *, const char *), const char *what) {
+        const char *id;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = sd_bus_message_read(m, "s", &id);
+        if (r < 0)
+                return r;
+        r = check_id(id, error);
+        if (r < 0)
+                return r;
+        r = op(u->images, id);
+        if (r < 0)
+                return image_error(error, r, what, id);
+        (void) emit_properties(u, "Status", NULL);
+        manager_note_activity(u->manager);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_process_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return method_image_op(m, userdata, error, image_processor_process, "ProcessImage");
+}
+
+static int method_remove_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return method_image_op(m, userdata, error, image_processor_remove, "RemoveImage");
+}
+
+static int method_interrupt(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = image_processor_interrupt(u->images);
+        if (r < 0)
+                return image_error(error, r, "Interrupt", NULL);
+        (void) emit_properties(u, "Status", NULL);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = image_processor_reset(u->images);
+        if (r < 0)
+                return image_error(error, r, "Reset", NULL);
+        (void) emit_properties(u, "ExecutionMode", "Status", NULL);
+        manager_note_activity(u->manager);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_open_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        _cleanup_close_ int fd = -1;
+        const char *id;
+        bool final;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = sd_bus_message_read(m, "s", &id);
+        if (r < 0)
+                return r;
+        r = check_id(id, error);
+        if (r < 0)
+                return r;
+        r = image_processor_open_image(u->images, id, &fd, &final);
+        if (r < 0)
+                return image_error(error, r, "OpenImage", id);
+        /* sd-bus duplicates the fd into the reply; ours closes on return. */
+        return sd_bus_reply_method_return(m, "hs", fd, final ? "final" : "proxy");
+}
+
+static int method_get_image_info(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        struct image_info info;
+        const char *id, *err;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = sd_bus_message_read(m, "s", &id);
+        if (r < 0)
+                return r;
+        r = check_id(id, error);
+        if (r < 0)
+                return r;
+        r = image_processor_get_info(u->images, id, &info);
+        if (r < 0)
+                return image_error(error, r, "GetImageInfo", id);
+
+        err = info.last_error >= 0 ? image_error_to_string(info.last_error) : NULL;
+        return sd_bus_reply_method_return(
+                        m, "a{sv}", 9,
+                        "state", "s", image_state_to_string(info.state),
+                        "priority", "s", info.requested ? "high" : "normal",
+                        "created", "t", info.created_us,
+                        "width", "u", (uint32_t) info.width,
+                        "height", "u", (uint32_t) info.height,
+                        "frames", "u", (uint32_t) info.frames,
+                        "quality", "u", (uint32_t) info.quality,
+                        "retries", "u", (uint32_t) info.retries,
+                        "error", "s", err ?: "");
+}
+
+static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+
+        if (streq(property, "ExecutionMode"))
+                return sd_bus_message_append(reply, "s",
+                                             exec_mode_to_string(image_processor_get_mode(u->images)));
+        if (streq(property, "Status"))
+                return sd_bus_message_append(reply, "s",
+                                             image_status_to_string(image_processor_get_status(u->images)));
+        if (streq(property, "PendingCount"))
+                return sd_bus_message_append(reply, "u", (uint32_t) image_processor_pending_count(u->images));
+        if (streq(property, "RunningCount"))
+                return sd_bus_message_append(reply, "u", (uint32_t) image_processor_running_count(u->images));
+        return -ENOENT;
+}
+
+static const sd_bus_vtable image_process_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("ExecutionMode", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Status", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PendingCount", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RunningCount", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("GetConcurrency", SD_BUS_ARGS("s", mode), SD_BUS_RESULT("i", concurrency),
+                                method_get_concurrency, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetPendingImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("as", imageIds),
+                                method_get_pending_images, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetExecutionMode", SD_BUS_ARGS("s", mode), SD_BUS_NO_RESULT,
+                                method_set_execution_mode, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ProcessImage", SD_BUS_ARGS("s", imageId), SD_BUS_NO_RESULT,
+                                method_process_image, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveImage", SD_BUS_ARGS("s", imageId), SD_BUS_NO_RESULT,
+                                method_remove_image, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Interrupt", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                                method_interrupt, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reset", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                                method_reset, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenImage", SD_BUS_ARGS("s", imageId), SD_BUS_RESULT("h", fd, "s", kind),
+                                method_open_image, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImageInfo", SD_BUS_ARGS("s", imageId), SD_BUS_RESULT("a{sv}", info),
+                                method_get_image_info, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("ProcessDone", SD_BUS_ARGS("s", imageId, "a{sv}", info), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("Error", SD_BUS_ARGS("s", imageId, "s", code), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("StatusChanged", SD_BUS_ARGS("s", status), 0),
+        SD_BUS_VTABLE_END,
+};
+
+/* Processor callbacks: on the loop thread, from mailbox_dispatch(). */
+
+static void on_process_done(struct image_processor *p, const char *id,
+                            const struct image_done_info *info, void *userdata) {
+        struct user_context *u = userdata;
+        int r;
+
+        manager_note_activity(u->manager);
+        if (!u->image_slot)
+                return;
+        r = sd_bus_emit_signal(u->manager->bus, u->image_path, IMAGE_PROCESS_INTERFACE, "ProcessDone",
+                               "sa{sv}", id, 5,
+                               "width", "u", (uint32_t) info->width,
+                               "height", "u", (uint32_t) info->height,
+                               "size", "t", info->size,
+                               "quality", "u", (uint32_t) info->quality,
+                               "frames", "u", (uint32_t) info->frames);
+        if (r < 0)
+                log_warning_errno(r, "Cannot emit ProcessDone for %s: %m", id);
+}
+
+static void on_error(struct image_processor *p, const char *id, enum image_error code, void *userdata) {
+        struct user_context *u = userdata;
+        int r;
+
+        manager_note_activity(u->manager);
+        if (!u->image_slot)
+                return;
+        r = sd_bus_emit_signal(u->manager->bus, u->image_path, IMAGE_PROCESS_INTERFACE, "Error",
+                               "ss", id, image_error_to_string(code));
+        if (r < 0)
+                log_warning_errno(r, "Cannot emit Error for %s: %m", id);
+}
+
+static void on_status_changed(struct image_processor *p, enum image_status status, void *userdata) {
+        struct user_context *u = userdata;
+        int r;
+
+        if (!u->image_slot)
+                return;
+        r = sd_bus_emit_signal(u->manager->bus, u->image_path, IMAGE_PROCESS_INTERFACE,
+                               "StatusChanged", "s", image_status_to_string(status));
+        if (r < 0)
+                log_warning_errno(r, "Cannot emit StatusChanged: %m");
+        (void) emit_properties(u, "Status", NULL);
+}
+
+static void on_counts_changed(struct image_processor *p, unsigned pending, unsigned running,
+                              void *userdata) {
+        struct user_context *u = userdata;
+
+        manager_note_activity(u->manager);
+        (void) emit_properties(u, "PendingCount", "RunningCount", NULL);
+}
+
+const struct image_processor_callbacks image_process_callbacks = {
+        .process_done = on_process_done,
+        .error = on_error,
+        .status_changed = on_status_changed,
+        .counts_changed = on_counts_changed,
+};
+
+int image_process_object_add(struct user_context *u) {
+        int r;
+
+        assert(u && !u->image_slot);
+        r = sd_bus_add_object_vtable(u->manager->bus, &u->image_slot, u->image_path,
+                                     IMAGE_PROCESS_INTERFACE, image_process_vtable, u);
+        if (r < 0)
+                return log_error_errno(r, "Cannot register %s: %m", u->image_path);
+        r = sd_bus_emit_interfaces_added(u->manager->bus, u->image_path, IMAGE_PROCESS_INTERFACE, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Cannot announce %s: %m", u->image_path);
+        return 0;
+}
+
+void image_process_object_remove(struct user_context *u) {
+        if (!u->image_slot)
+                return;
+        (void) sd_bus_emit_interfaces_removed(u->manager->bus, u->image_path, IMAGE_PROCESS_INTERFACE, NULL);
+        u->image_slot = sd_bus_slot_unref(u->image_slot);
+}
+
+int bus_image_process_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct manager *manager = userdata;
+        struct user_context *u;
+        uid_t uid;
+        int r;
+
+        r = bus_message_get_sender_uid(m, &uid);
+        if (r < 0)
+                return bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED, "The caller's uid cannot be found");
+        r = user_context_get(manager, uid, &u);
+        if (r < 0)
+                return bus_error_set_fatal(error, r, "Cannot create the image processing session");
+        manager_note_activity(manager);
+        return sd_bus_reply_method_return(m, "o", u->image_path);
+}

@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+#include <assert.h>
+#include <stdlib.h>
+#include <time.h>
+#include <linux/videodev2.h>
+
+#include "bus/bus-errors.h"
+#include "bus/bus-util.h"
+#include "bus/camera.h"
+#include "bus/image-process.h"
+#include "bus/manager.h"
+#include "bus/output-engines.h"
+#include "bus/session.h"
+#include "bus/user-context.h"
+#include "capture/frame-ring.h"
+#include "process/image-processor.h"
+#include "shared/log.h"
+
+#define PHOTO_INTERFACE CAMERAD_INTERFACE_PREFIX "PhotoOutput"
+#define PHOTO_DEFAULT_QUALITY 95u
+#define PHOTO_DEFAULT_BURST 4u
+/* Right after Start the ring may not hold a whole burst yet: Capture waits up to
+ * PHOTO_BURST_WAIT_USEC for the burst, then takes what there is; with no frame at all it
+ * gives up after PHOTO_FIRST_FRAME_TIMEOUT_USEC. */
+#define PHOTO_BURST_WAIT_USEC (1000 * 1000ULL)
+#define PHOTO_FIRST_FRAME_TIMEOUT_USEC (3 * 1000 * 1000ULL)
+#define PHOTO_POLL_USEC (10 * 1000ULL)
+
+/* A Capture call parked until the first frame arrives; re-dispatched by its timer. */
+struct photo_wait {
+        struct photo_wait *next;
+        struct output *output;
+        sd_bus_message *message;
+        sd_event_source *timer;
+        size_t burst;
+        uint64_t burst_deadline, deadline;
+        bool expired;
+};
+
+static void photo_wait_free(struct photo_wait *w) {
+        for (struct photo_wait **p = &w->output->photo_waits; *p; p = &(*p)->next)
+                if (*p == w) {
+                        *p = w->next;
+                        break;
+                }
+        sd_event_source_disable_unref(w->timer);
+        sd_bus_message_unref(w->message);
+        free(w);
+}
+
+static int photo_wait_tick(sd_event_source *es, uint64_t usec, void *userdata) {
+        struct photo_wait *w = userdata;
+        struct output *o = w->output;
+        size_t n = o->ring ? frame_ring_count(o->ring) : 0;
+        bool have_frame = n > 0, ready = n >= w->burst || (have_frame && usec >= w->burst_deadline);
+        int r;
+
+        if (!ready && usec < w->deadline && o->session->state == SESSION_STATE_RUNNING)
+                return sd_event_source_set_time(es, usec + PHOTO_POLL_USEC) < 0 ? 0 :
+                       sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+
+        w->expired = !have_frame;
+        r = sd_bus_message_rewind(w->message, true);
+        if (r >= 0)
+                r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(w->message), w->message);
+        if (r < 0) {
+                log_error_errno(r, "Cannot re-dispatch a Capture call: %m");
+                photo_wait_free(w);
+        }
+        return 0;
+}
+
+static int photo_wait_new(struct output *o, sd_bus_message *m, size_t burst) {
+        struct manager *mgr = o->session->manager;
+        struct photo_wait *w;
+        uint64_t now;
+        int r;
+
+        w = calloc(1, sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        w->output = o;
+        w->message = sd_bus_message_ref(m);
+        w->burst = burst;
+        r = sd_event_now(mgr->event, CLOCK_MONOTONIC, &now);
+        if (r >= 0) {
+                w->burst_deadline = now + PHOTO_BURST_WAIT_USEC;
+                w->deadline = now + PHOTO_FIRST_FRAME_TIMEOUT_USEC;
+                r = sd_event_add_time(mgr->event, &w->timer, CLOCK_MONOTONIC, now + PHOTO_POLL_USEC,
+                                      0, photo_wait_tick, w);
+        }
+        w->next = o->photo_waits;
+        o->photo_waits = w;
+        if (r < 0) {
+                photo_wait_free(w);
+                return r;
+        }
+        return 0;
+}
+
+/* Splits a captured frame into the tightly packed planes the image processor takes. */
+static uint8_t *frame_to_planes(const struct frame *f, struct image_burst_frame *out) {
+        unsigned w = f->width, h = f->height, cw = w / 2;
+        bool nv12 = f->fourcc == V4L2_PIX_FMT_NV12;
+        unsigned ch = nv12 ? h / 2 : h;
+        uint8_t *buf = malloc((size_t) w * h + 2 * (size_t) cw * ch);
+        uint8_t *y, *cb, *cr;
+
+        if (!buf)
+                return NULL;
+        y = buf;
+        cb = y + (size_t) w * h;
+        cr = cb + (size_t) cw * ch;
+
+        if (nv12) {
+                const uint8_t *uv = f->data + (size_t) f->stride * h;
+                for (unsigned row = 0; row < h; row++)
+                        memcpy(y + (size_t) row * w, f->data + (size_t) row * f->stride, w);
+                for (unsigned row = 0; row < ch; row++) {
+                        const uint8_t *src = uv + (size_t) row * f->stride;
+                        for (unsigned x = 0; x < cw; x++) {
+                                cb[(size_t) row * cw + x] = src[2 * x];
+                                cr[(size_t) row * cw + x] = src[2 * x + 1];
+                        }
+                }
+        } else {
+                for (unsigned row = 0; row < h; row++) {
+                        const uint8_t *src = f->data + (size_t) row * f->stride;
+                        for (unsigned x = 0; x < cw; x++) {
+                                y[(size_t) row * w + 2 * x] = src[4 * x];
+                                cb[(size_t) row * cw + x] = src[4 * x + 1];
+                                y[(size_t) row * w + 2 * x + 1] = src[4 * x + 2];
+                                cr[(size_t) row * cw + x] = src[4 * x + 3];
+                        }
+                }
+        }
+        *out = (struct image_burst_frame) { .y = y, .cb = cb, .cr = cr };
+        return buf;
+}
+
+static int photo_store(struct output *o, struct frame **frames, size_t n, uint32_t quality,
+                       bool deferred, char id[static IMAGE_ID_LEN + 1], sd_bus_error *error) {
+        struct session *s = o->session;
+        const struct camera_device_info *info = camera_device_get_info(s->input->device);
+        struct image_burst_frame planes[FRAME_RING_MAX] = {};
+        uint8_t *buffers[FRAME_RING_MAX] = {};
+        struct user_context *u;
+        struct timespec ts;
+        int r;
+
+        r = user_context_get(s->manager, s->owner_uid, &u);
+        if (r < 0)
+                return bus_error_set_fatal(error, r, "cannot open the caller's image store");
+
+        for (size_t i = 0; i < n; i++) {
+                buffers[i] = frame_to_planes(frames[i], &planes[i]);
+                if (!buffers[i]) {
+                        r = bus_error_set_fatal(error, -ENOMEM, "cannot copy the burst");
+                        goto finish;
+                }
+        }
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct image_burst burst = {
+                .width = frames[0]->width,
+                .height = frames[0]->height,
+                .chroma = frames[0]->fourcc == V4L2_PIX_FMT_NV12 ? IMAGE_CHROMA_420 : IMAGE_CHROMA_422,
+                .n_frames = n,
+                .frames = planes,
+                .quality = quality,
+                .deferred = deferred,
+                .capture_realtime_us = (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000,
+                .camera_make = info->driver,
+                .camera_model = info->name,
+        };
+        r = image_processor_add(user_context_images(u), &burst, id);
+        if (r < 0)
+                r = bus_error_set_fatal(error, r, "cannot store the photo");
+finish:
+        for (size_t i = 0; i < n; i++)
+                free(buffers[i]);
+        return r;
+}
+
+static int method_capture(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct output *o = userdata;
+        struct session *s = o->session;
+        struct frame *frames[FRAME_RING_MAX] = {};
+        char id[IMAGE_ID_LEN + 1];
+        uint32_t quality = PHOTO_DEFAULT_QUALITY, burst = PHOTO_DEFAULT_BURST;
+        bool deferred = true, expired = false, waited = false;
+        size_t n;
+        int r;
+
+        r = session_check_owner(s, m, error);
+        if (r < 0)
+                return r;
+
+        /* A call coming back from the wait for a first frame. */
+        for (struct photo_wait *w = o->photo_waits; w; w = w->next)
+                if (w->message == m) {
+                        expired = w->expired;
+                        waited = true;
+                        photo_wait_free(w);
+                        break;
+                }
+
+        if (s->state != SESSION_STATE_RUNNING || !o->added)
+                return bus_error_setf(error, CAMERAD_ERROR_SESSION_NOT_RUNNING,
+                                      "Capture needs a running session with this output added; "
+                                      "the session is '%s'%s", session_state_to_string(s->state),
+                                      o->added ? "" : " and the output is not added");
+
+        struct bus_dict_key keys[] = {
+                { .name = "quality", .type = 'u', .ptr = &quality },
+                { .name = "burst", .type = 'u', .ptr = &burst },
+                { .name = "deferred", .type = 'b', .ptr = &deferred },
+        };
+        r = bus_read_dict(m, "settings", keys, ELEMENTSOF(keys), error);
+        if (r < 0)
+                return r;
+        if (quality < 1 || quality > 100)
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
+                                      "settings key 'quality' must be 1..100; got %u", quality);
+        if (burst < 1 || burst > FRAME_RING_MAX)
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
+                                      "settings key 'burst' must be 1..%u; got %u", FRAME_RING_MAX, burst);
+
+        if (!waited && (!o->ring || frame_ring_count(o->ring) < burst)) {
+                r = photo_wait_new(o, m, burst);
+                if (r < 0)
+                        return bus_error_set_fatal(error, r, "cannot wait for frames");
+                return 1; /* comes back when the burst (or at least a frame) is there */
+        }
+        n = o->ring ? frame_ring_snapshot(o->ring, frames, burst) : 0;
+        if (n == 0)
+                return bus_error_setf(error, CAMERAD_ERROR_SERVICE_FATAL,
+                                      "no frame arrived from camera %s within %llu s%s",
+                                      s->input->path, PHOTO_FIRST_FRAME_TIMEOUT_USEC / 1000000,
+                                      expired ? "" : " (the session stopped)");
+
+        r = photo_store(o, frames, n, quality, deferred, id, error);
+        for (size_t i = 0; i < n; i++)
+                frame_unref(frames[i]);
+        if (r < 0)
+                return r;
+
+        log_info("%s: photo %s (%zu frames, quality %u, %s)", o->path, id, n, quality,
+                 deferred ? "deferred" : "at once");
+        r = sd_bus_reply_method_return(m, "s", id);
+        (void) sd_bus_emit_signal(s->manager->bus, o->path, PHOTO_INTERFACE, "PhotoAvailable", "sb",
+                                  id, deferred);
+        return r;
+}
+
+const sd_bus_vtable photo_output_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("Capture", SD_BUS_ARGS("a{sv}", settings), SD_BUS_RESULT("s", imageId),
+                                method_capture, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("PhotoAvailable", SD_BUS_ARGS("s", imageId, "b", deferred), 0),
+        SD_BUS_VTABLE_END,
+};
+
+int photo_output_starting(struct output *o) {
+        struct frame_ring *ring;
+        int r;
+
+        if (o->ring) {
+                frame_ring_clear(o->ring);
+                return 0;
+        }
+        r = frame_ring_new(FRAME_RING_MAX, &ring);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&o->session->fanout_lock);
+        o->ring = ring;
+        pthread_mutex_unlock(&o->session->fanout_lock);
+        return 0;
+}
+
+void photo_output_stopped(struct output *o) {
+        /* Old frames must never be taken after a restart. */
+        if (o->ring)
+                frame_ring_clear(o->ring);
+}
+
+void photo_output_push(struct output *o, struct frame *f) {
+        if (o->ring)
+                frame_ring_push(o->ring, f);
+}
+
+void photo_output_free(struct output *o) {
+        struct frame_ring *ring;
+
+        while (o->photo_waits) {
+                struct photo_wait *w = o->photo_waits;
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                bus_error_setf(&e, CAMERAD_ERROR_SERVICE_FATAL, "the photo output %s was released", o->path);
+                (void) sd_bus_reply_method_error(w->message, &e);
+                sd_bus_error_free(&e);
+                photo_wait_free(w);
+        }
+        pthread_mutex_lock(&o->session->fanout_lock);
+        ring = o->ring;
+        o->ring = NULL;
+        pthread_mutex_unlock(&o->session->fanout_lock);
+        frame_ring_free(ring);
+}

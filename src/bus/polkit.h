@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+
+/* Asynchronous polkit checks in the style of systemd's bus_verify_polkit_async().
+ *
+ * A method handler calls
+ *
+ *     r = bus_verify_polkit_async(message, "org.camerad.Camera1.use-camera", &m->polkit, error);
+ *     if (r < 0)
+ *             return r;           // denied (AccessDenied naming the action) or failure
+ *     if (r == 0)
+ *             return 1;           // asked polkit; the message is re-dispatched later
+ *     ...authorized: do the work...
+ *
+ * On the first call the message is parked in the registry and CheckAuthorization is sent
+ * with sd_bus_call_async (subject "system-bus-name" = the sender). When the answer comes,
+ * the verdict is stored and the message is re-queued with sd_bus_enqueue_for_read(), so the
+ * same handler runs again and this time gets 1 or the AccessDenied error at once. The loop
+ * never blocks. Root (uid 0) is allowed without asking. No polkit on the bus
+ * (ServiceUnknown / NameHasNoOwner) means denied for everyone else. Interactive
+ * authorization is allowed when the caller set the ALLOW_INTERACTIVE_AUTHORIZATION flag. */
+
+struct polkit_registry;
+
+int bus_verify_polkit_async(sd_bus_message *call, const char *action,
+                            struct polkit_registry **registry, sd_bus_error *error);
+
+/* Cancels pending queries and frees the registry (at daemon exit). */
+struct polkit_registry *polkit_registry_free(struct polkit_registry *r);
+
+/* The caller's effective uid from the bus (sender creds, augmented from /proc, falling back
+ * to GetConnectionUnixUser), never from our own process. */
+int bus_message_get_sender_uid(sd_bus_message *m, uid_t *ret);

@@ -1,0 +1,602 @@
+/* SPDX-License-Identifier: MIT */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bus/bus-errors.h"
+#include "bus/bus-util.h"
+#include "bus/camera.h"
+#include "bus/manager.h"
+#include "bus/output.h"
+#include "bus/session.h"
+#include "shared/log.h"
+#include "shared/mailbox.h"
+
+#define SESSION_INTERFACE CAMERAD_INTERFACE_PREFIX "Session"
+
+const char *session_path(const struct session *s) {
+        return s->path;
+}
+
+unsigned manager_count_sessions_of(struct manager *m, const char *owner) {
+        unsigned n = 0;
+        for (struct session *s = m->sessions; s; s = s->next)
+                if (streq(s->owner, owner))
+                        n++;
+        return n;
+}
+
+int session_check_owner(struct session *s, sd_bus_message *m, sd_bus_error *error) {
+        const char *sender = sd_bus_message_get_sender(m);
+
+        if (!sender || !streq(sender, s->owner))
+                return bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED,
+                                      "%s belongs to %s; the caller is %s", s->path, s->owner,
+                                      sender ?: "unknown");
+        return 0;
+}
+
+static void session_set_state(struct session *s, enum session_state state) {
+        bool was_running = s->state == SESSION_STATE_RUNNING;
+
+        if (s->state == state)
+                return;
+        log_debug("%s: %s → %s", s->path, session_state_to_string(s->state),
+                  session_state_to_string(state));
+        s->state = state;
+        (void) sd_bus_emit_properties_changed(s->manager->bus, s->path, SESSION_INTERFACE,
+                                              "State", NULL);
+        if (was_running != (state == SESSION_STATE_RUNNING))
+                manager_session_running_changed(s->manager, !was_running);
+}
+
+static void session_view(struct session *s, struct session_config_view *v) {
+        *v = (struct session_config_view) { .state = s->state, .has_input = s->input != NULL };
+        for (struct output *o = s->outputs; o; o = o->next)
+                if (o->added && v->n_added < ELEMENTSOF(v->added)) {
+                        v->added[v->n_added].kind = o->kind;
+                        v->added[v->n_added].profile = o->profile;
+                        v->n_added++;
+                }
+}
+
+static int refuse(sd_bus_error *error, const struct session_verdict *v) {
+        return bus_error_setf(error, v->error, "%s", v->message);
+}
+
+static bool camera_gives(struct camera *c, const struct output_profile *p) {
+        return camera_device_supports(c->device, p->fourcc, p->width, p->height, p->fps);
+}
+
+static bool camera_gives_added(struct session *s, struct camera *c) {
+        for (struct output *o = s->outputs; o; o = o->next)
+                if (o->added && !camera_gives(c, &o->profile))
+                        return false;
+        return true;
+}
+
+static struct output *session_find_output(struct session *s, const char *path) {
+        for (struct output *o = s->outputs; o; o = o->next)
+                if (streq(o->path, path))
+                        return o;
+        return NULL;
+}
+
+/* ---- capture fan-out (capture thread) ---------------------------------------------- */
+
+static void on_error(int error, const char *message, void *userdata);
+
+static void on_frame(struct frame *f, void *userdata) {
+        struct session *s = userdata;
+
+        if (s->fail_after_frames > 0 && ++s->frames_seen == s->fail_after_frames) {
+                on_error(-EIO, "failure injected by CAMERAD_TEST_FAIL_AFTER_FRAMES", s);
+                return;
+        }
+        if (s->fail_after_frames > 0 && s->frames_seen > s->fail_after_frames)
+                return; /* "failed": no more frames until the loop stops us */
+
+        pthread_mutex_lock(&s->fanout_lock);
+        for (struct output *o = s->outputs; o; o = o->next)
+                if (o->added)
+                        output_push_frame(o, f);
+        pthread_mutex_unlock(&s->fanout_lock);
+}
+
+struct camera_failure {
+        struct manager *manager;
+        unsigned session_index;
+        int error;
+        char message[256];
+};
+
+static void session_stop_streaming(struct session *s);
+
+void session_camera_lost(struct session *s, const char *reason) {
+        char text[512];
+
+        if (!s || s->state != SESSION_STATE_RUNNING)
+                return;
+        snprintf(text, sizeof text, "7400201: camera %s failed: %s",
+                 s->input ? s->input->path : "?", reason);
+        log_warning("%s: %s", s->path, text);
+        session_stop_streaming(s);
+        session_set_state(s, SESSION_STATE_COMMITTED);
+        (void) sd_bus_emit_signal(s->manager->bus, s->path, SESSION_INTERFACE, "Error",
+                                  "us", (uint32_t) 7400201, text);
+}
+
+/* Loop thread: the letter from on_error. The session may be gone by now. */
+static void camera_failure_dispatch(void *userdata) {
+        struct camera_failure *cf = userdata;
+        struct session *s;
+
+        for (s = cf->manager->sessions; s; s = s->next)
+                if (s->index == cf->session_index)
+                        break;
+        if (s) {
+                char reason[400];
+
+                snprintf(reason, sizeof reason, "%s (%s)", cf->message, strerror(-cf->error));
+                session_camera_lost(s, reason);
+                if (s->input)
+                        camera_update_connected(s->input);
+        }
+        manager_rescan_devices(cf->manager);
+        free(cf);
+}
+
+static void on_error(int error, const char *message, void *userdata) {
+        struct session *s = userdata;
+        struct camera_failure *cf = calloc(1, sizeof *cf);
+
+        if (!cf)
+                return;
+        /* Only immutable fields of s are read here; the loop thread owns the rest. */
+        cf->manager = s->manager;
+        cf->session_index = s->index;
+        cf->error = error < 0 ? error : -EIO;
+        snprintf(cf->message, sizeof cf->message, "%s", message ?: "streaming failed");
+        if (mailbox_post(s->manager->mailbox, camera_failure_dispatch, cf) < 0)
+                free(cf);
+}
+
+static void session_stop_streaming(struct session *s) {
+        if (s->input)
+                camera_device_stop(s->input->device);
+        for (struct output *o = s->outputs; o; o = o->next)
+                if (o->added)
+                        output_session_stopped(o);
+}
+
+static int session_start_streaming(struct session *s, sd_bus_error *error) {
+        struct session_config_view v;
+        struct output_profile p;
+        struct capture_format fmt;
+        int r;
+
+        session_view(s, &v);
+        session_capture_profile(&v, &p);
+        fmt = (struct capture_format) { .fourcc = p.fourcc, .width = p.width, .height = p.height,
+                                        .max_fps = p.fps };
+
+        if (s->input->removed)
+                return bus_error_setf(error, CAMERAD_ERROR_SERVICE_FATAL,
+                                      "camera %s was unplugged", s->input->path);
+
+        for (struct output *o = s->outputs; o; o = o->next)
+                if (o->added) {
+                        r = output_session_starting(o);
+                        if (r < 0) {
+                                session_stop_streaming(s);
+                                return bus_error_set_fatal(error, r, "cannot prepare the outputs");
+                        }
+                }
+
+        const char *fail = getenv("CAMERAD_TEST_FAIL_AFTER_FRAMES");
+        s->fail_after_frames = fail ? strtoul(fail, NULL, 10) : 0;
+        s->frames_seen = 0;
+
+        r = camera_device_start(s->input->device, &fmt, on_frame, on_error, s);
+        camera_update_connected(s->input);
+        if (r < 0) {
+                session_stop_streaming(s);
+                return bus_error_setf(error, CAMERAD_ERROR_SERVICE_FATAL,
+                                      "camera %s refused to start streaming: %s",
+                                      s->input->path, strerror(-r));
+        }
+        return 0;
+}
+
+/* ---- methods ------------------------------------------------------------------------ */
+
+#define SESSION_PRELUDE(op)                                                      \
+        struct session *s = userdata;                                            \
+        struct session_verdict verdict;                                          \
+        int r = session_check_owner(s, m, error);                                \
+        if (r < 0)                                                               \
+                return r;                                                        \
+        manager_note_activity(s->manager);                                       \
+        (void) verdict
+
+static int method_begin_config(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        SESSION_PRELUDE();
+        if (session_check_state(s->state, SESSION_OP_BEGIN_CONFIG, &verdict) < 0)
+                return refuse(error, &verdict);
+        if (s->state == SESSION_STATE_RUNNING)
+                session_stop_streaming(s);
+        session_set_state(s, SESSION_STATE_CONFIGURING);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_can_add_input(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct session_config_view v;
+        struct camera *c;
+        const char *path;
+
+        SESSION_PRELUDE();
+        r = sd_bus_message_read(m, "o", &path);
+        if (r < 0)
+                return r;
+        c = manager_find_camera(s->manager, path);
+        session_view(s, &v);
+        r = session_check_add_input(&v, c != NULL, c && camera_gives_added(s, c), path, &verdict);
+        return sd_bus_reply_method_return(m, "b", r == 0);
+}
+
+static int method_add_input(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct session_config_view v;
+        struct camera *c;
+        const char *path;
+
+        SESSION_PRELUDE();
+        r = sd_bus_message_read(m, "o", &path);
+        if (r < 0)
+                return r;
+        c = manager_find_camera(s->manager, path);
+        session_view(s, &v);
+        if (session_check_add_input(&v, c != NULL, c && camera_gives_added(s, c), path, &verdict) < 0)
+                return refuse(error, &verdict);
+        s->input = c;
+        camera_use(c);
+        (void) sd_bus_emit_properties_changed(s->manager->bus, s->path, SESSION_INTERFACE,
+                                              "Inputs", NULL);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static void session_drop_input(struct session *s) {
+        struct camera *c = s->input;
+
+        if (!c)
+                return;
+        if (c->holder == s)
+                camera_set_holder(c, NULL);
+        s->input = NULL;
+        camera_unuse(c);
+}
+
+static int method_remove_input(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct session_config_view v;
+        const char *path;
+
+        SESSION_PRELUDE();
+        r = sd_bus_message_read(m, "o", &path);
+        if (r < 0)
+                return r;
+        session_view(s, &v);
+        if (session_check_remove_input(&v, s->input && streq(s->input->path, path), path, &verdict) < 0)
+                return refuse(error, &verdict);
+        session_drop_input(s);
+        (void) sd_bus_emit_properties_changed(s->manager->bus, s->path, SESSION_INTERFACE,
+                                              "Inputs", NULL);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_create_output(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct output_profile p;
+        const char *kind_name, *format = NULL;
+        struct output *o;
+        int kind;
+
+        SESSION_PRELUDE();
+        if (session_check_state(s->state, SESSION_OP_CREATE_OUTPUT, &verdict) < 0)
+                return refuse(error, &verdict);
+
+        r = sd_bus_message_read(m, "s", &kind_name);
+        if (r < 0)
+                return r;
+        kind = output_kind_from_string(kind_name);
+        if (kind < 0)
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
+                                      "CreateOutput: kind must be 'preview', 'photo' or 'video'; got '"
+                                      BUS_ECHO_FMT "'", BUS_ECHO(kind_name));
+
+        output_profile_init_default(&p);
+        uint32_t width = p.width, height = p.height;
+        struct bus_dict_key keys[] = {
+                { .name = "format", .type = 's', .ptr = &format },
+                { .name = "width", .type = 'u', .ptr = &width },
+                { .name = "height", .type = 'u', .ptr = &height },
+                { .name = "fps", .type = 'd', .ptr = &p.fps },
+        };
+        r = bus_read_dict(m, "profile", keys, ELEMENTSOF(keys), error);
+        if (r < 0)
+                return r;
+        if (format && fourcc_from_string(format, &p.fourcc) < 0)
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
+                                      "profile key 'format' must be \"YUYV\" or \"NV12\"; got \""
+                                      BUS_ECHO_FMT "\"", BUS_ECHO(format));
+        p.width = width;
+        p.height = height;
+        if (output_profile_validate(&p, &verdict) < 0)
+                return refuse(error, &verdict);
+
+        r = output_new(s, kind, &p, &o);
+        if (r < 0)
+                return bus_error_set_fatal(error, r, "cannot create the output");
+        (void) sd_bus_emit_properties_changed(s->manager->bus, s->path, SESSION_INTERFACE,
+                                              "Outputs", NULL);
+        return sd_bus_reply_method_return(m, "o", o->path);
+}
+
+static int check_add_output(struct session *s, const char *path, struct session_verdict *verdict) {
+        struct session_config_view v;
+        struct output *o = session_find_output(s, path);
+
+        session_view(s, &v);
+        return session_check_add_output(&v, o != NULL, o && o->added, o ? o->kind : 0,
+                                        o ? &o->profile : NULL,
+                                        o && s->input && camera_gives(s->input, &o->profile),
+                                        path, verdict);
+}
+
+static int method_can_add_output(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *path;
+
+        SESSION_PRELUDE();
+        r = sd_bus_message_read(m, "o", &path);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, "b", check_add_output(s, path, &verdict) == 0);
+}
+
+static int method_add_output(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *path;
+
+        SESSION_PRELUDE();
+        r = sd_bus_message_read(m, "o", &path);
+        if (r < 0)
+                return r;
+        if (check_add_output(s, path, &verdict) < 0)
+                return refuse(error, &verdict);
+        pthread_mutex_lock(&s->fanout_lock);
+        session_find_output(s, path)->added = true;
+        pthread_mutex_unlock(&s->fanout_lock);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_remove_output(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct session_config_view v;
+        struct output *o;
+        const char *path;
+
+        SESSION_PRELUDE();
+        r = sd_bus_message_read(m, "o", &path);
+        if (r < 0)
+                return r;
+        o = session_find_output(s, path);
+        session_view(s, &v);
+        if (session_check_remove_output(&v, o != NULL, o && o->added, path, &verdict) < 0)
+                return refuse(error, &verdict);
+        pthread_mutex_lock(&s->fanout_lock);
+        o->added = false;
+        pthread_mutex_unlock(&s->fanout_lock);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_commit_config(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct session_config_view v;
+
+        SESSION_PRELUDE();
+        session_view(s, &v);
+        if (session_check_commit(&v, &verdict) < 0)
+                return refuse(error, &verdict);
+        if (s->input->removed)
+                return bus_error_setf(error, CAMERAD_ERROR_SERVICE_FATAL,
+                                      "CommitConfig: camera %s was unplugged", s->input->path);
+        if (s->input->holder && s->input->holder != s)
+                return bus_error_setf(error, CAMERAD_ERROR_CONFLICT,
+                                      "CommitConfig: camera %s is in use by session %s (owner %s)",
+                                      s->input->path, s->input->holder->path, s->input->holder->owner);
+        camera_set_holder(s->input, s);
+        session_set_state(s, SESSION_STATE_COMMITTED);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        SESSION_PRELUDE();
+        r = session_check_state(s->state, SESSION_OP_START, &verdict);
+        if (r < 0)
+                return refuse(error, &verdict);
+        if (r == 0) {
+                r = session_start_streaming(s, error);
+                if (r < 0)
+                        return r;
+                session_set_state(s, SESSION_STATE_RUNNING);
+        }
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        SESSION_PRELUDE();
+        if (session_check_state(s->state, SESSION_OP_STOP, &verdict) < 0)
+                return refuse(error, &verdict);
+        session_stop_streaming(s);
+        session_set_state(s, SESSION_STATE_COMMITTED);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        SESSION_PRELUDE();
+        /* Reply first: the object is gone afterwards. */
+        r = sd_bus_reply_method_return(m, NULL);
+        session_release(s);
+        return r;
+}
+
+/* ---- properties --------------------------------------------------------------------- */
+
+static int property_get_mode(sd_bus *bus, const char *path, const char *interface,
+                             const char *property, sd_bus_message *reply, void *userdata,
+                             sd_bus_error *error) {
+        struct session *s = userdata;
+        return sd_bus_message_append(reply, "s", session_mode_to_string(s->mode));
+}
+
+static int property_get_state(sd_bus *bus, const char *path, const char *interface,
+                              const char *property, sd_bus_message *reply, void *userdata,
+                              sd_bus_error *error) {
+        struct session *s = userdata;
+        return sd_bus_message_append(reply, "s", session_state_to_string(s->state));
+}
+
+static int property_get_inputs(sd_bus *bus, const char *path, const char *interface,
+                               const char *property, sd_bus_message *reply, void *userdata,
+                               sd_bus_error *error) {
+        struct session *s = userdata;
+        if (s->input)
+                return sd_bus_message_append(reply, "ao", 1, s->input->path);
+        return sd_bus_message_append(reply, "ao", 0);
+}
+
+static int property_get_outputs(sd_bus *bus, const char *path, const char *interface,
+                                const char *property, sd_bus_message *reply, void *userdata,
+                                sd_bus_error *error) {
+        struct session *s = userdata;
+        int r = sd_bus_message_open_container(reply, 'a', "o");
+        if (r < 0)
+                return r;
+        for (struct output *o = s->outputs; o; o = o->next) {
+                r = sd_bus_message_append(reply, "o", o->path);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+const sd_bus_vtable session_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Mode", "s", property_get_mode, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Inputs", "ao", property_get_inputs, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Outputs", "ao", property_get_outputs, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD("BeginConfig", "", "", method_begin_config, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CanAddInput", SD_BUS_ARGS("o", camera), SD_BUS_RESULT("b", possible),
+                                method_can_add_input, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddInput", SD_BUS_ARGS("o", camera), SD_BUS_NO_RESULT,
+                                method_add_input, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveInput", SD_BUS_ARGS("o", camera), SD_BUS_NO_RESULT,
+                                method_remove_input, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreateOutput", SD_BUS_ARGS("s", kind, "a{sv}", profile),
+                                SD_BUS_RESULT("o", output), method_create_output,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CanAddOutput", SD_BUS_ARGS("o", output), SD_BUS_RESULT("b", possible),
+                                method_can_add_output, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddOutput", SD_BUS_ARGS("o", output), SD_BUS_NO_RESULT,
+                                method_add_output, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveOutput", SD_BUS_ARGS("o", output), SD_BUS_NO_RESULT,
+                                method_remove_output, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("CommitConfig", "", "", method_commit_config, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Start", "", "", method_start, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Stop", "", "", method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Release", "", "", method_release, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("Error", SD_BUS_ARGS("u", code, "s", message), 0),
+        SD_BUS_VTABLE_END,
+};
+
+/* ---- lifecycle ---------------------------------------------------------------------- */
+
+static int on_owner_gone(sd_bus_track *track, void *userdata) {
+        struct session *s = userdata;
+
+        log_info("%s: owner %s left the bus; releasing", s->path, s->owner);
+        session_release(s);
+        return 0;
+}
+
+static void session_free(struct session *s) {
+        sd_bus_track_unref(s->track);
+        sd_bus_slot_unref(s->slot);
+        pthread_mutex_destroy(&s->fanout_lock);
+        free(s->owner);
+        free(s->path);
+        free(s);
+}
+
+int session_new(struct manager *m, const char *owner, uid_t owner_uid, enum session_mode mode,
+                struct session **ret) {
+        struct session *s;
+        int r;
+
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        pthread_mutex_init(&s->fanout_lock, NULL);
+        s->manager = m;
+        s->mode = mode;
+        s->state = SESSION_STATE_IDLE;
+        s->owner_uid = owner_uid;
+        s->index = m->next_session_index++;
+        s->owner = strdup(owner);
+        if (!s->owner || asprintf(&s->path, CAMERAD_ROOT_PATH "/session/%u", s->index) < 0) {
+                s->path = NULL;
+                session_free(s);
+                return -ENOMEM;
+        }
+
+        r = sd_bus_track_new(m->bus, &s->track, on_owner_gone, s);
+        if (r >= 0)
+                r = sd_bus_track_add_name(s->track, owner);
+        if (r >= 0)
+                r = sd_bus_add_object_vtable(m->bus, &s->slot, s->path, SESSION_INTERFACE,
+                                             session_vtable, s);
+        if (r < 0) {
+                session_free(s);
+                return r;
+        }
+
+        s->next = m->sessions;
+        m->sessions = s;
+        (void) sd_bus_emit_object_added(m->bus, s->path);
+        log_info("%s (%s) created for %s (uid %u)", s->path, session_mode_to_string(mode), owner,
+                 (unsigned) owner_uid);
+        *ret = s;
+        return 0;
+}
+
+void session_release(struct session *s) {
+        struct manager *m = s->manager;
+
+        if (s->state == SESSION_STATE_RUNNING) {
+                session_stop_streaming(s);
+                session_set_state(s, SESSION_STATE_COMMITTED);
+        }
+        session_drop_input(s);
+
+        while (s->outputs) {
+                struct output *o = s->outputs;
+                pthread_mutex_lock(&s->fanout_lock);
+                s->outputs = o->next;
+                pthread_mutex_unlock(&s->fanout_lock);
+                output_free(o);
+        }
+        (void) sd_bus_emit_object_removed(m->bus, s->path);
+        for (struct session **p = &m->sessions; *p; p = &(*p)->next)
+                if (*p == s) {
+                        *p = s->next;
+                        break;
+                }
+        log_info("%s released", s->path);
+        session_free(s);
+        manager_note_activity(m);
+}

@@ -1,0 +1,538 @@
+/* SPDX-License-Identifier: MIT */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "bus/bus-errors.h"
+#include "bus/bus-util.h"
+#include "bus/manager.h"
+#include "bus/polkit.h"
+#include "bus/user-context.h"
+#include "bus/video-process.h"
+#include "process/video-processor.h"
+#include "shared/fd-util.h"
+#include "shared/id.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+
+/* A CreateStreams/ReleaseStreams list longer than this is a client bug, not a video. */
+#define STREAMS_MAX 64
+
+#define CHECK_ACCESS(u, m, error)                                       \
+        do {                                                            \
+                int _r = user_context_check_access((u), (m), (error));  \
+                if (_r <= 0)                                            \
+                        return _r < 0 ? _r : 1;                         \
+        } while (0)
+
+static int check_id(const char *id, sd_bus_error *error) {
+        if (!video_id_is_valid(id))
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ID,
+                                      "'" BUS_ECHO_FMT "' is not a video id (1-64 characters of "
+                                      "A-Z a-z 0-9 . _ -)", BUS_ECHO(id));
+        return 0;
+}
+
+/* A processor failure as a D-Bus error, with the processor's own sentence. */
+static int video_error(struct user_context *u, sd_bus_error *error, int r, const char *what) {
+        const char *msg = video_processor_message(u->videos);
+
+        if (!msg || !*msg)
+                msg = strerror(-r);
+        switch (r) {
+        case -ENOENT:
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ID, "%s: %s", what, msg);
+        case -EINVAL:
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT, "%s: %s", what, msg);
+        case -EPERM:
+                return bus_error_setf(error, CAMERAD_ERROR_OPERATION_NOT_ALLOWED, "%s: %s", what, msg);
+        default:
+                return bus_error_setf(error, CAMERAD_ERROR_SERVICE_FATAL, "%s: %s", what, msg);
+        }
+}
+
+static void strv_freep(char ***p) {
+        video_processor_strv_free(*p);
+}
+
+static int method_get_pending_videos(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        _cleanup_(strv_freep) char **ids = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = video_processor_pending(u->videos, &ids);
+        if (r < 0)
+                return video_error(u, error, r, "GetPendingVideos");
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_strv(reply, ids);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int append_stream(sd_bus_message *reply, const struct video_stream_info *s) {
+        return sd_bus_message_append(reply, "a{sv}", 8,
+                                     "id", "i", (int32_t) s->id,
+                                     "type", "s", video_stream_type_to_string(s->type),
+                                     "format", "s", s->format,
+                                     "width", "u", (uint32_t) s->width,
+                                     "height", "u", (uint32_t) s->height,
+                                     "fps", "d", s->fps,
+                                     "frames", "u", (uint32_t) s->frames,
+                                     "duration", "t", s->duration_us);
+}
+
+static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ struct video_stream_info *streams = NULL;
+        const char *id, *reason = NULL;
+        size_t n = 0;
+        int fd, r;
+
+        CHECK_ACCESS(u, m, error);
+        r = sd_bus_message_read(m, "sh", &id, &fd);
+        if (r < 0)
+                return r;
+        r = check_id(id, error);
+        if (r < 0)
+                return r;
+        if (fd_check_regular_file(fd, FD_NEED_READ, &reason) < 0)
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
+                                      "Prepare: the fd %s; a readable Motion-JPEG AVI file is needed",
+                                      reason ?: "cannot be used");
+
+        r = video_processor_prepare(u->videos, id, fd, &streams, &n);
+        if (r < 0)
+                return video_error(u, error, r, "Prepare");
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                r = append_stream(reply, &streams[i]);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        manager_note_activity(u->manager);
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* One dict of CreateStreams (with_fd) or ReleaseStreams: keys id (i), and for
+ * CreateStreams fd (h) and optional quality (u). Unknown keys and wrong types are
+ * InvalidArgument naming the key. */
+static int read_stream_dict(sd_bus_message *m, bool with_fd, size_t index,
+                            struct video_stream_output *ret, sd_bus_error *error) {
+        bool have_id = false, have_fd = false;
+        int r;
+
+        *ret = (struct video_stream_output) { .fd = -1 };
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *key, *contents;
+                const char *want;
+
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+                if (streq(key, "id"))
+                        want = "i";
+                else if (with_fd && streq(key, "fd"))
+                        want = "h";
+                else if (with_fd && streq(key, "quality"))
+                        want = "u";
+                else
+                        return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
+                                              "stream %zu: unknown key '" BUS_ECHO_FMT "'; expected %s",
+                                              index, BUS_ECHO(key), with_fd ? "id, fd, quality" : "id");
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+                if (!streq(contents, want))
+                        return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
+                                              "stream %zu: key '%s' must be of type '%s'; got '" BUS_ECHO_FMT "'",
+                                              index, key, want, BUS_ECHO(contents));
+                r = sd_bus_message_enter_container(m, 'v', want);
+                if (r < 0)
+                        return r;
+                if (want[0] == 'i') {
+                        int32_t v;
+                        r = sd_bus_message_read_basic(m, 'i', &v);
+                        ret->stream_id = v;
+                        have_id = true;
+                } else if (want[0] == 'h') {
+                        r = sd_bus_message_read_basic(m, 'h', &ret->fd);
+                        have_fd = true;
+                } else {
+                        uint32_t q;
+                        r = sd_bus_message_read_basic(m, 'u', &q);
+                        if (r >= 0 && (q < 1 || q > 100))
+                                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
+                                                      "stream %zu: quality must be 1-100; got %u", index, q);
+                        ret->quality = (int) q;
+                }
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        if (!have_id)
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
+                                      "stream %zu: the key 'id' is missing", index);
+        if (with_fd && !have_fd)
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
+                                      "stream %zu: the key 'fd' is missing", index);
+        return 0;
+}
+
+static int read_stream_list(sd_bus_message *m, bool with_fd, struct video_stream_output **ret,
+                            size_t *ret_n, sd_bus_error *error) {
+        _cleanup_free_ struct video_stream_output *list = NULL;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'a', "{sv}")) > 0) {
+                struct video_stream_output *nl;
+
+                if (n >= STREAMS_MAX)
+                        return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
+                                              "more than %d streams given", STREAMS_MAX);
+                nl = realloc(list, (n + 1) * sizeof *list);
+                if (!nl)
+                        return -ENOMEM;
+                list = nl;
+                r = read_stream_dict(m, with_fd, n, &list[n], error);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+                n++;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        if (n == 0)
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT, "no stream given");
+        *ret = TAKE_PTR(list);
+        *ret_n = n;
+        return 0;
+}
+
+static int method_create_streams(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        _cleanup_free_ struct video_stream_output *outputs = NULL;
+        size_t n;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = read_stream_list(m, true, &outputs, &n, error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                const char *reason = NULL;
+                if (fd_check_regular_file(outputs[i].fd, FD_NEED_WRITE, &reason) < 0)
+                        return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
+                                              "CreateStreams: the fd of stream %d %s; a writable, "
+                                              "seekable regular file is needed",
+                                              outputs[i].stream_id, reason ?: "cannot be used");
+        }
+        r = video_processor_create_streams(u->videos, outputs, n);
+        if (r < 0)
+                return video_error(u, error, r, "CreateStreams");
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_commit_streams(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        const void *json;
+        size_t len;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = sd_bus_message_read_array(m, 'y', &json, &len);
+        if (r < 0)
+                return r;
+        r = video_processor_commit_streams(u->videos, json, len);
+        if (r < 0)
+                return video_error(u, error, r, "CommitStreams");
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_release_streams(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        _cleanup_free_ struct video_stream_output *list = NULL;
+        _cleanup_free_ int *ids = NULL;
+        size_t n;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = read_stream_list(m, false, &list, &n, error);
+        if (r < 0)
+                return r;
+        ids = calloc(n, sizeof *ids);
+        if (!ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                ids[i] = list[i].stream_id;
+        r = video_processor_release_streams(u->videos, ids, n);
+        if (r < 0)
+                return video_error(u, error, r, "ReleaseStreams");
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_process_video(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        const char *id;
+        uint64_t timestamp;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = sd_bus_message_read(m, "st", &id, &timestamp);
+        if (r < 0)
+                return r;
+        r = check_id(id, error);
+        if (r < 0)
+                return r;
+        r = video_processor_process(u->videos, id, timestamp);
+        if (r < 0)
+                return video_error(u, error, r, "ProcessVideo");
+        manager_note_activity(u->manager);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_remove_video(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        const char *id;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = sd_bus_message_read(m, "s", &id);
+        if (r < 0)
+                return r;
+        r = check_id(id, error);
+        if (r < 0)
+                return r;
+        r = video_processor_remove(u->videos, id);
+        if (r < 0)
+                return video_error(u, error, r, "RemoveVideo");
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_interrupt(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = video_processor_interrupt(u->videos);
+        if (r < 0)
+                return video_error(u, error, r, "Interrupt");
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = video_processor_reset(u->videos);
+        if (r < 0)
+                return video_error(u, error, r, "Reset");
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_get_video_info(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
+        struct video_info info;
+        const char *id;
+        int r;
+
+        CHECK_ACCESS(u, m, error);
+        r = sd_bus_message_read(m, "s", &id);
+        if (r < 0)
+                return r;
+        r = check_id(id, error);
+        if (r < 0)
+                return r;
+        r = video_processor_get_info(u->videos, id, &info);
+        if (r < 0)
+                return video_error(u, error, r, "GetVideoInfo");
+        return sd_bus_reply_method_return(
+                        m, "a{sv}", 11,
+                        "state", "s", video_state_to_string(info.state),
+                        "frames_done", "u", (uint32_t) info.frames_done,
+                        "frames", "u", (uint32_t) info.frames,
+                        "resume_timestamp", "t", info.resume_timestamp,
+                        "width", "u", (uint32_t) info.width,
+                        "height", "u", (uint32_t) info.height,
+                        "fps", "d", info.fps,
+                        "created", "t", info.created_us,
+                        "prepared", "b", (int) info.prepared,
+                        "committed", "b", (int) info.committed,
+                        "error", "s", info.error ?: "");
+}
+
+static const sd_bus_vtable video_process_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("GetPendingVideos", SD_BUS_NO_ARGS, SD_BUS_RESULT("as", videoIds),
+                                method_get_pending_videos, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Prepare", SD_BUS_ARGS("s", videoId, "h", fd), SD_BUS_RESULT("aa{sv}", streams),
+                                method_prepare, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreateStreams", SD_BUS_ARGS("aa{sv}", streams), SD_BUS_NO_RESULT,
+                                method_create_streams, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CommitStreams", SD_BUS_ARGS("ay", modeSetting), SD_BUS_NO_RESULT,
+                                method_commit_streams, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReleaseStreams", SD_BUS_ARGS("aa{sv}", streams), SD_BUS_NO_RESULT,
+                                method_release_streams, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ProcessVideo", SD_BUS_ARGS("s", videoId, "t", timestamp), SD_BUS_NO_RESULT,
+                                method_process_video, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveVideo", SD_BUS_ARGS("s", videoId), SD_BUS_NO_RESULT,
+                                method_remove_video, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Interrupt", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                                method_interrupt, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reset", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                                method_reset, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetVideoInfo", SD_BUS_ARGS("s", videoId), SD_BUS_RESULT("a{sv}", info),
+                                method_get_video_info, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("ProcessDone", SD_BUS_ARGS("s", videoId, "a{sv}", info), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("Error", SD_BUS_ARGS("s", videoId, "s", code), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("StatusChanged", SD_BUS_ARGS("s", status), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("Progress", SD_BUS_ARGS("s", videoId, "t", timestamp), 0),
+        SD_BUS_VTABLE_END,
+};
+
+/* Processor callbacks: on the loop thread, from mailbox_dispatch(). */
+
+static void on_done(struct video_processor *vp, const char *id, const struct video_done_info *info,
+                    void *userdata) {
+        struct user_context *u = userdata;
+        int r;
+
+        manager_note_activity(u->manager);
+        if (!u->video_slot)
+                return;
+        r = sd_bus_emit_signal(u->manager->bus, u->video_path, VIDEO_PROCESS_INTERFACE, "ProcessDone",
+                               "sa{sv}", id, 8,
+                               "frames", "u", (uint32_t) info->frames,
+                               "size", "t", info->size,
+                               "width", "u", (uint32_t) info->width,
+                               "height", "u", (uint32_t) info->height,
+                               "quality", "u", (uint32_t) info->quality,
+                               "fps", "d", info->fps,
+                               "duration", "t", info->duration_us,
+                               "elapsed", "t", info->elapsed_us);
+        if (r < 0)
+                log_warning_errno(r, "Cannot emit ProcessDone for video %s: %m", id);
+}
+
+static void on_error(struct video_processor *vp, const char *id, const char *code, const char *message,
+                     void *userdata) {
+        struct user_context *u = userdata;
+        int r;
+
+        log_info("uid %u: video %s: %s (%s)", (unsigned) u->uid, id, code, message ?: "");
+        manager_note_activity(u->manager);
+        if (!u->video_slot)
+                return;
+        r = sd_bus_emit_signal(u->manager->bus, u->video_path, VIDEO_PROCESS_INTERFACE, "Error",
+                               "ss", id, code);
+        if (r < 0)
+                log_warning_errno(r, "Cannot emit Error for video %s: %m", id);
+}
+
+static void on_status(struct video_processor *vp, const char *status, void *userdata) {
+        struct user_context *u = userdata;
+        int r;
+
+        if (!u->video_slot)
+                return;
+        r = sd_bus_emit_signal(u->manager->bus, u->video_path, VIDEO_PROCESS_INTERFACE,
+                               "StatusChanged", "s", status);
+        if (r < 0)
+                log_warning_errno(r, "Cannot emit StatusChanged: %m");
+}
+
+static void on_progress(struct video_processor *vp, const char *id, uint64_t timestamp_us,
+                        void *userdata) {
+        struct user_context *u = userdata;
+        int r;
+
+        manager_note_activity(u->manager);
+        if (!u->video_slot)
+                return;
+        r = sd_bus_emit_signal(u->manager->bus, u->video_path, VIDEO_PROCESS_INTERFACE, "Progress",
+                               "st", id, timestamp_us);
+        if (r < 0)
+                log_warning_errno(r, "Cannot emit Progress for video %s: %m", id);
+}
+
+static void on_pending_changed(struct video_processor *vp, void *userdata) {
+        struct user_context *u = userdata;
+
+        manager_note_activity(u->manager);
+}
+
+const struct video_processor_callbacks video_process_callbacks = {
+        .done = on_done,
+        .error = on_error,
+        .status = on_status,
+        .progress = on_progress,
+        .pending_changed = on_pending_changed,
+};
+
+int video_process_object_add(struct user_context *u) {
+        int r;
+
+        assert(u && !u->video_slot);
+        r = sd_bus_add_object_vtable(u->manager->bus, &u->video_slot, u->video_path,
+                                     VIDEO_PROCESS_INTERFACE, video_process_vtable, u);
+        if (r < 0)
+                return log_error_errno(r, "Cannot register %s: %m", u->video_path);
+        r = sd_bus_emit_interfaces_added(u->manager->bus, u->video_path, VIDEO_PROCESS_INTERFACE, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Cannot announce %s: %m", u->video_path);
+        return 0;
+}
+
+void video_process_object_remove(struct user_context *u) {
+        if (!u->video_slot)
+                return;
+        (void) sd_bus_emit_interfaces_removed(u->manager->bus, u->video_path, VIDEO_PROCESS_INTERFACE, NULL);
+        u->video_slot = sd_bus_slot_unref(u->video_slot);
+}
+
+int bus_video_process_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct manager *manager = userdata;
+        struct user_context *u;
+        uid_t uid;
+        int r;
+
+        r = bus_message_get_sender_uid(m, &uid);
+        if (r < 0)
+                return bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED, "The caller's uid cannot be found");
+        r = user_context_get(manager, uid, &u);
+        if (r < 0)
+                return bus_error_set_fatal(error, r, "Cannot create the video processing session");
+        manager_note_activity(manager);
+        return sd_bus_reply_method_return(m, "o", u->video_path);
+}

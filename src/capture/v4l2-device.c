@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+#include <linux/videodev2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/v4l2-device.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+
+/* Probing: which of YUYV/NV12 the device gives (natively, else through libv4l2's
+ * conversion), at which sizes and frame rates. */
+
+/* Sizes picked from stepwise/continuous ranges, and tried when a device cannot enumerate. */
+static const unsigned standard_sizes[][2] = {
+        { 320, 240 }, { 640, 480 }, { 1280, 720 }, { 1920, 1080 },
+};
+
+/* Used when a device cannot enumerate frame intervals; S_PARM then asks for the rate and
+ * the driver picks the nearest it has. */
+#define V4L2_ASSUMED_FPS 30.0
+
+static int xioctl(const struct v4l2_ops *ops, int fd, unsigned long request, void *arg) {
+        int r;
+        do
+                r = ops->ioctl(fd, request, arg);
+        while (r < 0 && errno == EINTR);
+        return r < 0 ? negative_errno() : r;
+}
+
+static double probe_max_fps(const struct v4l2_ops *ops, int fd, uint32_t fourcc, unsigned w, unsigned h) {
+        double best = 0;
+
+        for (unsigned i = 0; i < 64; i++) {
+                struct v4l2_frmivalenum fi = { .index = i, .pixel_format = fourcc, .width = w, .height = h };
+                if (xioctl(ops, fd, VIDIOC_ENUM_FRAMEINTERVALS, &fi) < 0)
+                        break;
+                const struct v4l2_fract *iv = fi.type == V4L2_FRMIVAL_TYPE_DISCRETE ? &fi.discrete
+                                                                                    : &fi.stepwise.min;
+                if (iv->numerator > 0 && iv->denominator > 0)
+                        best = MAX(best, (double) iv->denominator / iv->numerator);
+                if (fi.type != V4L2_FRMIVAL_TYPE_DISCRETE)
+                        break;
+        }
+        return best > 0 ? best : V4L2_ASSUMED_FPS;
+}
+
+static bool size_ok(unsigned w, unsigned h) {
+        return frame_size_for(V4L2_PIX_FMT_NV12, w, h) > 0;
+}
+
+static int add_size(struct camera_device *d, int fd, uint32_t fourcc, unsigned w, unsigned h) {
+        struct v4l2_camera *c = d->data;
+        if (!size_ok(w, h))
+                return 0;
+        return camera_device_add_format(d, fourcc, w, h, probe_max_fps(c->ops, fd, fourcc, w, h));
+}
+
+/* Devices that cannot enumerate sizes: ask TRY_FMT about the standard ones. */
+static int probe_sizes_by_try(struct camera_device *d, int fd, uint32_t fourcc) {
+        struct v4l2_camera *c = d->data;
+        for (size_t i = 0; i < ELEMENTSOF(standard_sizes); i++) {
+                struct v4l2_format f = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
+                f.fmt.pix.width = standard_sizes[i][0];
+                f.fmt.pix.height = standard_sizes[i][1];
+                f.fmt.pix.pixelformat = fourcc;
+                f.fmt.pix.field = V4L2_FIELD_ANY;
+                if (xioctl(c->ops, fd, VIDIOC_TRY_FMT, &f) < 0)
+                        continue;
+                if (f.fmt.pix.pixelformat == fourcc && f.fmt.pix.width == standard_sizes[i][0] &&
+                    f.fmt.pix.height == standard_sizes[i][1]) {
+                        int r = add_size(d, fd, fourcc, f.fmt.pix.width, f.fmt.pix.height);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static int probe_sizes(struct camera_device *d, int fd, uint32_t fourcc) {
+        struct v4l2_camera *c = d->data;
+        int r;
+
+        for (unsigned i = 0; i < 256; i++) {
+                struct v4l2_frmsizeenum fs = { .index = i, .pixel_format = fourcc };
+                if (xioctl(c->ops, fd, VIDIOC_ENUM_FRAMESIZES, &fs) < 0)
+                        return i == 0 ? probe_sizes_by_try(d, fd, fourcc) : 0;
+
+                if (fs.type == V4L2_FRMSIZE_TYPE_DISCRETE) {
+                        r = add_size(d, fd, fourcc, fs.discrete.width, fs.discrete.height);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+
+                /* Stepwise or continuous: the standard sizes inside the range. */
+                const struct v4l2_frmsize_stepwise *sw = &fs.stepwise;
+                unsigned sx = MAX(sw->step_width, 1u), sy = MAX(sw->step_height, 1u);
+                for (size_t k = 0; k < ELEMENTSOF(standard_sizes); k++) {
+                        unsigned w = standard_sizes[k][0], h = standard_sizes[k][1];
+                        if (w < sw->min_width || w > sw->max_width || h < sw->min_height ||
+                            h > sw->max_height || (w - sw->min_width) % sx || (h - sw->min_height) % sy)
+                                continue;
+                        r = add_size(d, fd, fourcc, w, h);
+                        if (r < 0)
+                                return r;
+                }
+                return 0; /* a stepwise answer is the only one */
+        }
+        return 0;
+}
+
+static int probe(struct camera_device *d, int fd) {
+        struct v4l2_camera *c = d->data;
+        struct v4l2_capability cap = {};
+        bool native_yuyv = false, native_nv12 = false, emulated_yuyv = false, emulated_nv12 = false;
+        int r;
+
+        r = xioctl(c->ops, fd, VIDIOC_QUERYCAP, &cap);
+        if (r < 0)
+                return r == -ENOTTY ? -ENOTSUP : r;
+        uint32_t caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps : cap.capabilities;
+        if (!(caps & V4L2_CAP_VIDEO_CAPTURE) || !(caps & V4L2_CAP_STREAMING))
+                return -ENOTSUP;
+
+        for (unsigned i = 0; i < 256; i++) {
+                struct v4l2_fmtdesc fd_desc = { .index = i, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
+                if (xioctl(c->ops, fd, VIDIOC_ENUM_FMT, &fd_desc) < 0)
+                        break;
+                bool emulated = fd_desc.flags & V4L2_FMT_FLAG_EMULATED;
+                if (fd_desc.pixelformat == V4L2_PIX_FMT_YUYV)
+                        *(emulated ? &emulated_yuyv : &native_yuyv) = true;
+                else if (fd_desc.pixelformat == V4L2_PIX_FMT_NV12)
+                        *(emulated ? &emulated_nv12 : &native_nv12) = true;
+        }
+
+        /* Native first; libv4l2's conversion only where the device lacks the format. */
+        if (native_yuyv || emulated_yuyv) {
+                r = probe_sizes(d, fd, V4L2_PIX_FMT_YUYV);
+                if (r < 0)
+                        return r;
+        }
+        if (native_nv12 || emulated_nv12) {
+                r = probe_sizes(d, fd, V4L2_PIX_FMT_NV12);
+                if (r < 0)
+                        return r;
+        }
+        if (d->info.n_formats == 0)
+                return -ENOTSUP; /* nothing we can deliver (e.g. MJPEG-only) */
+
+        char card[sizeof cap.card + 1] = {}, driver[sizeof cap.driver + 1] = {},
+             bus_info[sizeof cap.bus_info + 1] = {};
+        memcpy(card, cap.card, sizeof cap.card);
+        memcpy(driver, cap.driver, sizeof cap.driver);
+        memcpy(bus_info, cap.bus_info, sizeof cap.bus_info);
+
+        /* bus_info is stable across reboots; fall back to the node for odd drivers. */
+        if (asprintf(&d->info.id, "v4l2:%s", bus_info[0] ? bus_info : c->devnode) < 0) {
+                d->info.id = NULL;
+                return -ENOMEM;
+        }
+        d->info.name = strdup(card);
+        d->info.driver = strdup(driver);
+        d->info.device_path = strdup(c->devnode);
+        if (!d->info.name || !d->info.driver || !d->info.device_path)
+                return -ENOMEM;
+
+        log_debug("%s: %s (%s), %zu formats, YUYV %s, NV12 %s", c->devnode, card, driver,
+                  d->info.n_formats, native_yuyv ? "native" : emulated_yuyv ? "converted" : "no",
+                  native_nv12 ? "native" : emulated_nv12 ? "converted" : "no");
+        return 0;
+}
+
+static void v4l2_free_data(void *data) {
+        struct v4l2_camera *c = data;
+        if (!c)
+                return;
+        free(c->devnode);
+        free(c);
+}
+
+static const struct camera_backend v4l2_backend = {
+        .start = v4l2_stream_start,
+        .stop = v4l2_stream_stop,
+        .free_data = v4l2_free_data,
+};
+
+int camera_device_new_v4l2(const char *devnode, const struct v4l2_ops *ops, struct camera_device **ret) {
+        _cleanup_(camera_device_freep) struct camera_device *d = NULL;
+        struct v4l2_camera *c;
+        int r;
+
+        if (!devnode)
+                return -EINVAL;
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        c->ops = ops ?: &v4l2_ops_libv4l2;
+        c->fd = -1;
+        c->wake_fd = -1;
+        c->devnode = strdup(devnode);
+        if (!c->devnode) {
+                free(c);
+                return -ENOMEM;
+        }
+
+        r = camera_device_new_internal(&v4l2_backend, c, &d);
+        if (r < 0)
+                return r;
+
+        int fd = c->ops->open(devnode);
+        if (fd < 0)
+                return negative_errno();
+        r = probe(d, fd);
+        c->ops->close(fd);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(d);
+        return 0;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "capture/camera-device-private.h"
+#include "capture/frame-pool.h"
+#include "capture/v4l2-ops.h"
+
+/* Internal to the V4L2 backend: v4l2-device.c probes, v4l2-stream.c streams. */
+
+#define V4L2_WANT_BUFFERS 4u
+#define V4L2_MIN_BUFFERS 2u
+#define V4L2_MAX_BUFFERS 32u
+/* poll() timeout of the capture thread; Stop also wakes it through an eventfd. */
+#define V4L2_POLL_TIMEOUT_MS 1000
+
+struct v4l2_mapping {
+        void *start;
+        size_t length;
+};
+
+struct v4l2_camera {
+        const struct v4l2_ops *ops;
+        char *devnode;
+
+        /* Streaming state, valid between start and stop. */
+        struct capture_format fmt;
+        int fd;
+        unsigned bytesperline;
+        struct v4l2_mapping buffers[V4L2_MAX_BUFFERS];
+        unsigned n_buffers;
+        bool streaming;
+        struct frame_pool *pool;
+        int wake_fd;
+        pthread_t thread;
+};
+
+/* The backend's start/stop (v4l2-stream.c). */
+int v4l2_stream_start(struct camera_device *d, const struct capture_format *fmt);
+void v4l2_stream_stop(struct camera_device *d);

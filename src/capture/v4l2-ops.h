@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The kernel interface of the V4L2 engine, swappable so unit tests can play a device
+ * (like mctpd's struct mctp_ops). Every call follows its libc/libv4l2 namesake: -1 (or
+ * MAP_FAILED) with errno set on failure. */
+struct v4l2_ops {
+        /* Opens a device node for streaming: read-write, non-blocking, close-on-exec. */
+        int (*open)(const char *path);
+        int (*close)(int fd);
+        int (*ioctl)(int fd, unsigned long request, void *arg);
+        void *(*mmap)(void *addr, size_t length, int prot, int flags, int fd, int64_t offset);
+        int (*munmap)(void *addr, size_t length);
+        int (*poll)(struct pollfd *fds, nfds_t n, int timeout_ms);
+};
+
+/* The real thing through libv4l2 (v4l2_fd_open, v4l2_ioctl, v4l2_mmap): native formats
+ * pass through untouched, others are converted by libv4l2 when asked for. */
+extern const struct v4l2_ops v4l2_ops_libv4l2;

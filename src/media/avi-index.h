@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Internal to the AVI reader: its state, shared between avi-reader.c (headers) and
+ * avi-index.c (finding the frames). Not for use outside src/media. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "media/avi-reader.h"
+#include "shared/macro.h"
+
+/* More RIFFs than this is not a file anybody wrote (4 TiB at 1 GiB each). */
+#define AVI_READER_MAX_RIFFS 4096
+
+struct avi_frame_entry {
+        uint64_t offset; /* of the frame data, after its chunk header */
+        uint32_t size;
+};
+
+struct avi_movi {
+        uint64_t fourcc_offset; /* where "movi" is; idx1 offsets may be relative to it */
+        uint64_t end;           /* end of the list (or of the file, for a torn one) */
+};
+
+struct avi_stream_state {
+        uint32_t codec, handler;
+        bool has_super_index;
+        size_t super_index_offset; /* of the first entry, within avi_reader.hdrl */
+        uint32_t super_index_entries;
+};
+
+struct avi_reader {
+        int fd;
+        uint64_t file_size;
+        char error[AVI_ERROR_MAX];
+
+        uint8_t *hdrl;
+        uint32_t hdrl_size;
+        uint64_t hdrl_offset;
+        bool have_avih, have_dmlh, have_idx1;
+        uint32_t avih_usec_per_frame, avih_total_frames, avih_width, avih_height;
+        uint32_t dmlh_total_frames;
+
+        struct avi_stream_info streams[AVI_MAX_STREAMS];
+        struct avi_stream_state stream_state[AVI_MAX_STREAMS];
+        unsigned n_streams, video;
+        unsigned width, height;
+        uint32_t rate, scale;
+
+        struct avi_movi movi[AVI_READER_MAX_RIFFS];
+        unsigned n_movi;
+        uint64_t idx1_offset;
+        uint32_t idx1_size;
+
+        bool complete, opendml;
+        struct avi_frame_entry *frames;
+        uint64_t n_frames, allocated;
+};
+
+/* Sets r->error and returns err. */
+int avi_reader_fail(struct avi_reader *r, int err, const char *format, ...) _printf_(3, 4);
+
+/* avi_reader_open(), optionally accepting a file without frames (the writer reopening an
+ * empty recording). */
+int avi_reader_open_full(int fd, bool allow_empty, struct avi_reader **ret, char *error,
+                         size_t error_size);
+
+/* Fills r->frames for the video stream from indx/ix, idx1 or a movi scan. */
+int avi_index_build(struct avi_reader *r);

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "media/yuv.h"
+
+unsigned yuv_plane_width(enum yuv_subsamp s, unsigned p, unsigned width) {
+        if (p == 0)
+                return width;
+        switch (s) {
+        case YUV_SUBSAMP_420:
+        case YUV_SUBSAMP_422:
+                return (width + 1) / 2;
+        case YUV_SUBSAMP_444:
+                return width;
+        default:
+                return 0;
+        }
+}
+
+unsigned yuv_plane_height(enum yuv_subsamp s, unsigned p, unsigned height) {
+        if (p == 0)
+                return height;
+        switch (s) {
+        case YUV_SUBSAMP_420:
+                return (height + 1) / 2;
+        case YUV_SUBSAMP_422:
+        case YUV_SUBSAMP_444:
+                return height;
+        default:
+                return 0;
+        }
+}
+
+int yuv_image_alloc(struct yuv_image *img, unsigned width, unsigned height, enum yuv_subsamp s) {
+        size_t total = 0, offsets[3];
+
+        if (width == 0 || height == 0 || width > MEDIA_MAX_SIDE || height > MEDIA_MAX_SIDE)
+                return -EINVAL;
+        if (s > YUV_SUBSAMP_GRAY)
+                return -EINVAL;
+
+        for (unsigned p = 0; p < 3; p++) {
+                offsets[p] = total;
+                total += (size_t) yuv_plane_width(s, p, width) * yuv_plane_height(s, p, height);
+        }
+
+        if (total > img->allocated) {
+                uint8_t *b = realloc(img->buffer, total);
+                if (!b)
+                        return -ENOMEM;
+                img->buffer = b;
+                img->allocated = total;
+        }
+
+        img->width = width;
+        img->height = height;
+        img->subsamp = s;
+        for (unsigned p = 0; p < 3; p++) {
+                img->stride[p] = yuv_plane_width(s, p, width);
+                img->plane_height[p] = yuv_plane_height(s, p, height);
+                img->plane[p] = img->stride[p] ? img->buffer + offsets[p] : NULL;
+        }
+        return 0;
+}
+
+void yuv_image_done(struct yuv_image *img) {
+        free(img->buffer);
+        memset(img, 0, sizeof(*img));
+}
+
+struct yuv_planes yuv_image_planes(const struct yuv_image *img) {
+        struct yuv_planes v = {
+                .width = img->width,
+                .height = img->height,
+                .subsamp = img->subsamp,
+        };
+        for (unsigned p = 0; p < 3; p++) {
+                v.plane[p] = img->plane[p];
+                v.stride[p] = img->stride[p];
+        }
+        return v;
+}
+
+const char *yuv_subsamp_to_string(enum yuv_subsamp s) {
+        switch (s) {
+        case YUV_SUBSAMP_420:
+                return "4:2:0";
+        case YUV_SUBSAMP_422:
+                return "4:2:2";
+        case YUV_SUBSAMP_444:
+                return "4:4:4";
+        case YUV_SUBSAMP_GRAY:
+                return "grey";
+        }
+        return "unknown";
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "process/image-processor.h"
+#include "process/store.h"
+
+/* Shared by image-processor.c (the API, events) and image-scheduler.c (jobs on the pool). */
+
+struct image_entry {
+        struct image_entry *prev, *next; /* oldest first */
+        char id[IMAGE_ID_LEN + 1];
+        struct job_record rec;
+        uint64_t bytes;        /* on disk */
+        uint64_t job_id;       /* pool job queued or running for it; 0 = none */
+        bool job_running;      /* that job has started on a worker */
+        bool removing;         /* RemoveImage waits for the running job to let go */
+};
+
+/* Outlives the processor while events for it sit in the mailbox. */
+struct event_sink {
+        atomic_int n_ref;
+        atomic_bool alive;
+        struct image_processor *processor;
+        struct image_processor_callbacks cb;
+        void *userdata;
+};
+
+struct jpeg_encoder;
+
+struct image_processor {
+        pthread_mutex_t lock;    /* everything below; taken before the pool's lock */
+        pthread_cond_t job_ended;
+        uid_t uid;
+        struct process_config config;
+        struct worker_pool *pool;
+        struct mailbox *mailbox;
+        struct event_sink *sink;
+        struct image_store *store;
+        image_pipeline_fn pipeline;
+
+        struct image_entry *head, *tail;
+        unsigned n_entries;
+        uint64_t used_bytes;
+        uint64_t last_created_us;
+        unsigned jobs_in_flight; /* submitted, done() not yet finished */
+
+        bool interrupted;        /* Interrupt(): nothing new starts until resumed */
+        bool capture_active;     /* background work paused */
+        bool shutting_down;
+
+        /* Last values posted, so that only changes become events. */
+        enum image_status posted_status;
+        unsigned posted_pending, posted_running;
+
+        pthread_mutex_t encode_lock; /* proxy_encoder: one TurboJPEG handle, one user */
+        struct jpeg_encoder *proxy_encoder;
+};
+
+/* image-processor.c */
+struct image_entry *image_entry_find(struct image_processor *p, const char *id);
+void image_entry_unlink(struct image_processor *p, struct image_entry *e);
+/* Links e in by creation time and counts its bytes. */
+void image_entry_insert(struct image_processor *p, struct image_entry *e);
+/* Posts status/count events if they changed. Lock held. */
+void image_processor_notify_locked(struct image_processor *p);
+void image_processor_post_done(struct image_processor *p, const char *id, const struct image_done_info *info);
+void image_processor_post_error(struct image_processor *p, const char *id, enum image_error code);
+int image_processor_write_record_locked(struct image_processor *p, struct image_entry *e);
+
+/* image-scheduler.c */
+/* Submits every pending image that may run now. Lock held. */
+void image_scheduler_schedule_locked(struct image_processor *p);
+/* Collects the pool ids of this processor's jobs (all, or background only); the caller
+ * cancels them after dropping the lock. *ret is malloc'd. */
+int image_scheduler_collect_jobs_locked(struct image_processor *p, bool background_only,
+                                        uint64_t **ret, size_t *ret_n);
+void image_scheduler_cancel_jobs(struct image_processor *p, const uint64_t *ids, size_t n,
+                                 enum pool_cancel reason);
+/* Waits (lock held, released while waiting) until no job of p is in flight or timeout_us. */
+int image_scheduler_wait_idle_locked(struct image_processor *p, uint64_t timeout_us);

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs the dependencies, then
+#   1. a -Werror build and every suite (unit, integration, packaging, fuzz corpus, vivid VM),
+#   2. an ASan+UBSan build and the unit, integration and fuzz-corpus suites again,
+#   3. the unit suite under valgrind (memcheck, leaks are errors),
+#   4. each libFuzzer target for a short run (clang).
+# Ends with one line "N passed, N failed, N skipped" over all of them.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+builddir=${BUILDDIR:-build}
+fuzz_seconds=${FUZZ_SECONDS:-30}
+
+bash tests/setup-deps.sh || exit 1
+
+passed=0 failed=0 skipped=0
+failures=()
+
+# Adds one meson test log's counts to the totals.
+count_log() {
+        local log=$1 label=$2 p f s
+        read -r p f s < <(/usr/bin/python3 - "$log" <<'PY'
+import json, sys
+p = f = s = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)["result"]
+    if r in ("OK", "EXPECTEDFAIL"): p += 1
+    elif r == "SKIP": s += 1
+    else: f += 1
+print(p, f, s)
+PY
+)
+        passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+        [ "$f" -eq 0 ] || failures+=("$label")
+}
+
+run_suite() { # label builddir meson-test-args...
+        local label=$1 dir=$2
+        shift 2
+        echo "=== $label"
+        rm -f "$dir/meson-logs/testlog.json"
+        meson test -C "$dir" --print-errorlogs "$@"
+        if [ -f "$dir/meson-logs/testlog.json" ]; then
+                cp "$dir/meson-logs/testlog.json" "$dir/meson-logs/testlog-$label.json"
+                count_log "$dir/meson-logs/testlog.json" "$label"
+        else
+                failed=$((failed + 1)); failures+=("$label (no test log)")
+        fi
+}
+
+setup() { # dir options...
+        local dir=$1
+        shift
+        if [ -d "$dir" ]; then
+                meson setup --reconfigure "$dir" "$@" >/dev/null
+        else
+                meson setup "$dir" "$@" >/dev/null
+        fi && ninja -C "$dir"
+}
+
+echo "=== build ($builddir, -Werror)"
+if setup "$builddir" -Dwerror=true; then
+        run_suite main "$builddir" --num-processes 2
+else
+        failed=$((failed + 1)); failures+=("build")
+fi
+
+echo "=== build ($builddir-asan, ASan+UBSan)"
+if setup "$builddir-asan" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dvm_tests=disabled -Dman=disabled; then
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+                run_suite asan "$builddir-asan" --suite unit --suite integration --suite fuzz --num-processes 2
+else
+        failed=$((failed + 1)); failures+=("asan build")
+fi
+
+if [ -d "$builddir" ]; then
+        run_suite valgrind "$builddir" --suite unit --num-processes 2 --timeout-multiplier 10 \
+                --wrap='valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect'
+fi
+
+echo "=== fuzz ($builddir-fuzz, libFuzzer, ${fuzz_seconds}s per target)"
+if CC=clang setup "$builddir-fuzz" -Dfuzz=true -Dtests=true -Dvm_tests=disabled -Dman=disabled \
+        -Db_lundef=false; then
+        for fuzzer in "$builddir-fuzz"/tests/fuzz/fuzz-*; do
+                [ -x "$fuzzer" ] && [[ "$fuzzer" != *-replay ]] || continue
+                name=$(basename "$fuzzer")
+                corpus="tests/fuzz/corpus/${name#fuzz-}"
+                work=$(mktemp -d)
+                [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
+                if "$fuzzer" -max_total_time="$fuzz_seconds" -print_final_stats=1 "$work" \
+                        >"$builddir-fuzz/$name.log" 2>&1; then
+                        passed=$((passed + 1)); echo "fuzz $name: ok ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$builddir-fuzz/$name.log" | grep -o '[0-9]*$') runs)"
+                else
+                        failed=$((failed + 1)); failures+=("fuzz $name"); tail -n 40 "$builddir-fuzz/$name.log"
+                fi
+                rm -rf "$work"
+        done
+else
+        failed=$((failed + 1)); failures+=("fuzz build")
+fi
+
+[ ${#failures[@]} -eq 0 ] || echo "failed parts: ${failures[*]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: MIT */
+/* The VideoProcessSession flow on ffmpeg-made and camerad-made inputs, the order rules,
+ * bad inputs, and the pending list across a re-created processor. */
+#include <sys/socket.h>
+
+#include "media/avi-writer.h"
+#include "media/jpeg.h"
+#include "shared/log.h"
+#include "test-video-util.h"
+
+/* Full flow on one input; checks Prepare's stream info, ProcessDone, and the output with
+ * ffprobe (codec, size, rate, every frame). */
+static void test_flow(struct vt_env *env, const char *dir, const char *in, const char *id,
+                      unsigned w, unsigned h, unsigned rate, unsigned frames) {
+        struct vt_events ev = {};
+        struct video_processor *vp;
+        struct video_stream_info *streams;
+        struct video_info info;
+        char *out = vt_path(dir, "out.avi"), geometry[128], want[128];
+        size_t n;
+        int fd;
+
+        check(video_processor_new(env->state_dir, 1000, env->pool, env->mailbox, &vt_callbacks, &ev, &vp) >= 0);
+
+        fd = vt_open(in, O_RDONLY);
+        check_r(video_processor_prepare(vp, id, fd, &streams, &n), 0);
+        close(fd);
+        check(n >= 1);
+        check(streams[0].type == VIDEO_STREAM_VIDEO);
+        check(streams[0].width == w && streams[0].height == h);
+        check(streams[0].frames == frames);
+        check(streams[0].fps > rate - 0.01 && streams[0].fps < rate + 0.01);
+        check(streams[0].duration_us == (uint64_t) frames * 1000000u / rate);
+        check(streq(streams[0].format, "MJPG"));
+        free(streams);
+
+        check(vt_setup(vp, id, in, out, "{\"denoise\":0.5,\"quality\":85}") == frames);
+        check_r(video_processor_get_info(vp, id, &info), 0);
+        check(info.state == VIDEO_STATE_PENDING && info.frames == frames && info.committed);
+
+        double t0 = vt_now();
+        check_r(video_processor_process(vp, id, 0), 0);
+        check_r(video_processor_get_info(vp, id, &info), 0);
+        check(info.state == VIDEO_STATE_RUNNING);
+        check(vt_wait(env, vp, &ev, &ev.done, 0, 30));
+        printf("%s: %u frames %ux%u in %.3f s (%.1f frames/s)\n", id, frames, w, h, vt_now() - t0,
+               frames / (vt_now() - t0));
+        check(ev.errors == 0);
+        check(streq(ev.last_done_id, id));
+        check(ev.last_done.frames == frames);
+        check(ev.last_done.width == w && ev.last_done.height == h && ev.last_done.quality == 85);
+        check(ev.last_done.size > 0);
+        struct stat st;
+        check(stat(out, &st) == 0 && (uint64_t) st.st_size == ev.last_done.size);
+
+        check_r(video_processor_get_info(vp, id, &info), 0);
+        check(info.state == VIDEO_STATE_DONE && info.frames_done == frames);
+        /* Done videos leave the pending list; a second ProcessVideo is refused. */
+        char **pending;
+        check_r(video_processor_pending(vp, &pending), 0);
+        check(pending[0] == NULL);
+        video_processor_strv_free(pending);
+        check_r(video_processor_process(vp, id, 0), -EPERM);
+
+        check(vt_ffprobe_frames(out) == (long) frames);
+        vt_ffprobe_geometry(out, geometry, sizeof geometry);
+        snprintf(want, sizeof want, "mjpeg,%u,%u,%u/1", w, h, rate);
+        if (!streq(geometry, want)) {
+                fprintf(stderr, "ffprobe says '%s', want '%s'\n", geometry, want);
+                abort();
+        }
+        check_r(video_processor_remove(vp, id), 0);
+        video_processor_free(vp);
+        unlink(out);
+        free(out);
+}
+
+/* A recording as camerad's recorder makes it: YUYV frames → 4:2:2 JPEG → our AVI writer. */
+static char *make_own_recording(const char *dir, unsigned w, unsigned h, unsigned frames) {
+        struct jpeg_encoder *enc;
+        struct jpeg_buffer buf = {};
+        struct avi_writer *writer;
+        struct avi_writer_params params = { .width = w, .height = h, .fps_num = 30000, .fps_den = 1001 };
+        char *path = vt_path(dir, "own.avi");
+        uint8_t *yuyv = malloc((size_t) w * h * 2);
+        int fd = vt_open(path, O_RDWR | O_CREAT | O_TRUNC);
+
+        check(yuyv);
+        check(jpeg_encoder_new(&enc) >= 0);
+        check(avi_writer_new(fd, &params, &writer) >= 0);
+        for (unsigned f = 0; f < frames; f++) {
+                for (unsigned y = 0; y < h; y++)
+                        for (unsigned x = 0; x < w; x++) {
+                                uint8_t *p = yuyv + ((size_t) y * w + x) * 2;
+                                p[0] = (uint8_t) ((x + y + 4 * f) & 0xff);
+                                p[1] = (uint8_t) (x & 1 ? 128 + (y & 63) : 128 - (x & 63));
+                        }
+                check(jpeg_encode_yuyv(enc, yuyv, w, h, w * 2, 90, &buf) >= 0);
+                check(avi_writer_add_frame(writer, buf.data, buf.size) >= 0);
+        }
+        check(avi_writer_finish(writer) >= 0);
+        avi_writer_free(writer);
+        jpeg_encoder_free(enc);
+        jpeg_buffer_done(&buf);
+        free(yuyv);
+        close(fd);
+        return path;
+}
+
+static void expect_prepare_fails(struct video_processor *vp, int fd, int want, const char *needle) {
+        struct video_stream_info *streams = NULL;
+        size_t n = 0;
+        int r = video_processor_prepare(vp, "bad", fd, &streams, &n);
+
+        if (r != want || !strstr(video_processor_message(vp), needle)) {
+                fprintf(stderr, "prepare: %d '%s', want %d with '%s'\n", r, video_processor_message(vp), want, needle);
+                abort();
+        }
+        check(streams == NULL);
+        printf("refused as expected: %s\n", video_processor_message(vp));
+}
+
+static void expect_bad_file(struct video_processor *vp, const char *path, const char *needle) {
+        int fd = vt_open(path, O_RDONLY);
+        expect_prepare_fails(vp, fd, -EINVAL, needle);
+        close(fd);
+}
+
+static void test_bad_inputs(struct vt_env *env, const char *dir, const char *good) {
+        struct vt_events ev = {};
+        struct video_processor *vp;
+        char *p;
+        int fd, pipefd[2];
+
+        check(video_processor_new(env->state_dir, 1001, env->pool, env->mailbox, &vt_callbacks, &ev, &vp) >= 0);
+
+        /* Not files. */
+        check(pipe2(pipefd, O_CLOEXEC) == 0);
+        expect_prepare_fails(vp, pipefd[0], -EINVAL, "pipe");
+        close(pipefd[0]);
+        close(pipefd[1]);
+        fd = vt_open(dir, O_RDONLY | O_DIRECTORY);
+        expect_prepare_fails(vp, fd, -EINVAL, "directory");
+        close(fd);
+        fd = vt_open(good, O_WRONLY);
+        expect_prepare_fails(vp, fd, -EINVAL, "write-only");
+        close(fd);
+        expect_prepare_fails(vp, -1, -EINVAL, "not a valid file descriptor");
+
+        /* Not an AVI. */
+        p = vt_path(dir, "text.avi");
+        vt_sh("echo 'hello, this is not a video' > '%s'", p);
+        expect_bad_file(vp, p, "not a readable Motion-JPEG AVI");
+        free(p);
+
+        /* Truncated inside the headers. */
+        p = vt_path(dir, "truncated.avi");
+        vt_sh("head -c 150 '%s' > '%s'", good, p);
+        expect_bad_file(vp, p, "not a readable Motion-JPEG AVI");
+        free(p);
+
+        /* Garbage chunk size: the hdrl LIST claims 0xfffffff0 bytes. */
+        p = vt_path(dir, "garbage.avi");
+        vt_sh("cp '%s' '%s' && printf '\\360\\377\\377\\377' | dd of='%s' bs=1 seek=16 conv=notrunc status=none",
+              good, p, p);
+        expect_bad_file(vp, p, "not a readable Motion-JPEG AVI");
+        free(p);
+
+        /* Zero frames (our writer, finished without frames). */
+        p = vt_path(dir, "empty.avi");
+        {
+                struct avi_writer *w;
+                struct avi_writer_params params = { .width = 64, .height = 48, .fps_num = 25, .fps_den = 1 };
+                fd = vt_open(p, O_RDWR | O_CREAT | O_TRUNC);
+                check(avi_writer_new(fd, &params, &w) >= 0);
+                check(avi_writer_finish(w) >= 0);
+                avi_writer_free(w);
+                close(fd);
+        }
+        expect_bad_file(vp, p, "frame");
+        free(p);
+
+        /* Not Motion-JPEG. */
+        p = vt_path(dir, "mpeg4.avi");
+        vt_sh("ffmpeg -v error -y -f lavfi -i testsrc=size=160x120:rate=25 -frames:v 5 -c:v mpeg4 '%s'", p);
+        expect_bad_file(vp, p, "MJPG");
+        free(p);
+
+        /* Nothing was registered by any of these. */
+        char **pending;
+        check_r(video_processor_pending(vp, &pending), 0);
+        check(pending[0] == NULL);
+        video_processor_strv_free(pending);
+        video_processor_free(vp);
+}
+
+static void test_order(struct vt_env *env, const char *dir, const char *in) {
+        struct vt_events ev = {};
+        struct video_processor *vp;
+        struct video_stream_info *streams;
+        struct video_info info;
+        char *out = vt_path(dir, "order-out.avi");
+        size_t n;
+        int in_fd, out_fd, ro_fd;
+
+        check(video_processor_new(env->state_dir, 1002, env->pool, env->mailbox, &vt_callbacks, &ev, &vp) >= 0);
+        in_fd = vt_open(in, O_RDONLY);
+        out_fd = vt_open(out, O_RDWR | O_CREAT | O_TRUNC);
+        ro_fd = vt_open(in, O_RDONLY);
+        struct video_stream_output o = { .stream_id = 0, .fd = out_fd };
+        const char *json = "{\"denoise\":0.3}";
+        int zero = 0;
+
+        /* Nothing prepared yet. */
+        check_r(video_processor_create_streams(vp, &o, 1), -EPERM);
+        check_r(video_processor_commit_streams(vp, json, strlen(json)), -EPERM);
+        check_r(video_processor_release_streams(vp, &zero, 1), -EPERM);
+        check_r(video_processor_process(vp, "nope", 0), -ENOENT);
+        check(strstr(video_processor_message(vp), "invalid id"));
+        check_r(video_processor_process(vp, "../etc", 0), -ENOENT);
+        check_r(video_processor_get_info(vp, "nope", &info), -ENOENT);
+        check_r(video_processor_remove(vp, "nope"), -ENOENT);
+        check_r(video_processor_prepare(vp, "a/b", in_fd, &streams, &n), -ENOENT);
+        check_r(video_processor_prepare(vp, "", in_fd, &streams, &n), -ENOENT);
+
+        check_r(video_processor_prepare(vp, "v1", in_fd, &streams, &n), 0);
+        free(streams);
+        /* Prepared but no streams. */
+        check_r(video_processor_commit_streams(vp, json, strlen(json)), -EPERM);
+        check_r(video_processor_release_streams(vp, &zero, 1), -EPERM);
+        check_r(video_processor_process(vp, "v1", 0), -EPERM);
+        check(strstr(video_processor_message(vp), "CommitStreams"));
+
+        /* Bad streams. */
+        struct video_stream_output bad = { .stream_id = 7, .fd = out_fd };
+        check_r(video_processor_create_streams(vp, &bad, 1), -EINVAL);
+        check(strstr(video_processor_message(vp), "stream 7"));
+        bad = (struct video_stream_output) { .stream_id = 0, .fd = ro_fd };
+        check_r(video_processor_create_streams(vp, &bad, 1), -EINVAL);
+        check(strstr(video_processor_message(vp), "read-only"));
+        bad = (struct video_stream_output) { .stream_id = 0, .fd = out_fd, .quality = 101 };
+        check_r(video_processor_create_streams(vp, &bad, 1), -EINVAL);
+        check(strstr(video_processor_message(vp), "quality"));
+        struct video_stream_output two[2] = { o, o };
+        check_r(video_processor_create_streams(vp, two, 2), -EINVAL);
+
+        check_r(video_processor_create_streams(vp, &o, 1), 0);
+        check_r(video_processor_create_streams(vp, &o, 1), -EINVAL); /* a second output */
+        /* Streams but not committed. */
+        check_r(video_processor_process(vp, "v1", 0), -EPERM);
+        /* Bad settings name the key. */
+        check_r(video_processor_commit_streams(vp, "{\"denoyse\":1}", 13), -EINVAL);
+        check(strstr(video_processor_message(vp), "denoyse"));
+        check_r(video_processor_commit_streams(vp, "{\"quality\":0}", 13), -EINVAL);
+        check(strstr(video_processor_message(vp), "quality"));
+        check_r(video_processor_commit_streams(vp, "not json", 8), -EINVAL);
+
+        /* Release goes back to "prepared"; then the whole way through. */
+        check_r(video_processor_release_streams(vp, (int[]) { 3 }, 1), -EINVAL);
+        check_r(video_processor_release_streams(vp, &zero, 1), 0);
+        check_r(video_processor_commit_streams(vp, json, strlen(json)), -EPERM);
+        check_r(video_processor_create_streams(vp, &o, 1), 0);
+        check_r(video_processor_commit_streams(vp, json, strlen(json)), 0);
+        check_r(video_processor_process(vp, "v1", 100000000000ull), -EINVAL);
+        check(strstr(video_processor_message(vp), "past the last frame"));
+        check_r(video_processor_process(vp, "v1", 0), 0);
+        /* While running: no second run, no stream changes, no re-prepare. */
+        check_r(video_processor_process(vp, "v1", 0), -EPERM);
+        check_r(video_processor_release_streams(vp, &zero, 1), -EPERM);
+        check_r(video_processor_commit_streams(vp, json, strlen(json)), -EPERM);
+        check_r(video_processor_prepare(vp, "v1", in_fd, &streams, &n), -EPERM);
+        check(vt_wait(env, vp, &ev, &ev.done, 0, 30));
+
+        /* Reset forgets the prepared streams but not the id. */
+        check_r(video_processor_prepare(vp, "v2", in_fd, &streams, &n), 0);
+        free(streams);
+        check_r(video_processor_create_streams(vp, &o, 1), 0);
+        check_r(video_processor_commit_streams(vp, json, strlen(json)), 0);
+        check_r(video_processor_reset(vp), 0);
+        check_r(video_processor_process(vp, "v2", 0), -EPERM);
+        check_r(video_processor_create_streams(vp, &o, 1), -EPERM);
+        check_r(video_processor_get_info(vp, "v2", &info), 0);
+        check(info.state == VIDEO_STATE_PENDING && !info.prepared && !info.committed);
+        char **pending;
+        check_r(video_processor_pending(vp, &pending), 0);
+        check(pending[0] && streq(pending[0], "v2") && !pending[1]);
+        video_processor_strv_free(pending);
+
+        close(in_fd);
+        close(out_fd);
+        close(ro_fd);
+        video_processor_free(vp);
+        free(out);
+}
+
+static void test_persistence(struct vt_env *env, const char *dir, const char *in) {
+        struct vt_events ev = {};
+        struct video_processor *vp;
+        struct video_stream_info *streams;
+        struct video_info info;
+        char **pending, *userdir;
+        size_t n;
+        int fd;
+
+        check(video_processor_new(env->state_dir, 1003, env->pool, env->mailbox, &vt_callbacks, &ev, &vp) >= 0);
+        fd = vt_open(in, O_RDONLY);
+        check_r(video_processor_prepare(vp, "first", fd, &streams, &n), 0);
+        free(streams);
+        check_r(video_processor_add_recorded(vp, "rec.2", &(struct video_recorded) { 640, 480, 30, 0 }), 0);
+        check_r(video_processor_add_recorded(vp, "rec.2", &(struct video_recorded) { 640, 480, 30, 90 }), 0);
+        check_r(video_processor_prepare(vp, "third", fd, &streams, &n), 0);
+        free(streams);
+        check(ev.pending_changed == 3);
+        video_processor_free(vp);
+
+        /* Garbage next to the records: skipped or cleaned, never fatal. */
+        if (asprintf(&userdir, "%s/videos/1003", env->state_dir) < 0)
+                abort();
+        vt_sh("printf '{\"id\":\"broken\",\"state\":' > '%s/broken.json'", userdir);
+        vt_sh("printf '{\"id\":\"other\",\"state\":\"pending\",\"created\":1}' > '%s/mismatch.json'", userdir);
+        vt_sh("printf '\\377\\376garbage' > '%s/binary.json'", userdir);
+        vt_sh("printf 'half' > '%s/first.json~'", userdir);
+        vt_sh("mkdir '%s/dir.json'", userdir);
+
+        check(video_processor_new(env->state_dir, 1003, env->pool, env->mailbox, &vt_callbacks, &ev, &vp) >= 0);
+        check_r(video_processor_pending(vp, &pending), 0);
+        check(pending[0] && streq(pending[0], "first"));
+        check(pending[1] && streq(pending[1], "rec.2"));
+        check(pending[2] && streq(pending[2], "third"));
+        check(!pending[3]);
+        video_processor_strv_free(pending);
+        check_r(video_processor_get_info(vp, "rec.2", &info), 0);
+        check(info.frames == 90 && info.width == 640 && !info.prepared);
+        check_r(video_processor_get_info(vp, "first", &info), 0);
+        check(info.frames == 40 && info.width == 320 && info.state == VIDEO_STATE_PENDING);
+        check_r(video_processor_get_info(vp, "broken", &info), -ENOENT);
+        vt_sh("test ! -e '%s/first.json~'", userdir);
+        /* After a restart the client must prepare again before processing. */
+        check_r(video_processor_process(vp, "first", 0), -EPERM);
+        check_r(video_processor_remove(vp, "third"), 0);
+        video_processor_free(vp);
+
+        check(video_processor_new(env->state_dir, 1003, env->pool, env->mailbox, &vt_callbacks, &ev, &vp) >= 0);
+        check_r(video_processor_pending(vp, &pending), 0);
+        check(pending[0] && pending[1] && !pending[2]);
+        video_processor_strv_free(pending);
+        video_processor_free(vp);
+        close(fd);
+        free(userdir);
+}
+
+int main(void) {
+        struct vt_env env;
+        char *dir, *small, *vga, *hd, *own;
+
+        setvbuf(stdout, NULL, _IONBF, 0);
+
+        if (!vt_have("ffmpeg") || !vt_have("ffprobe")) {
+                printf("ffmpeg/ffprobe missing, skipping\n");
+                return 77;
+        }
+        log_set_max_level(LOG_LEVEL_WARNING);
+        dir = vt_tmpdir();
+        small = vt_make_testsrc(dir, "small.avi", "testsrc", 320, 240, 25, 40);
+        vga = vt_make_testsrc(dir, "vga.avi", "testsrc", 640, 480, 30, 30);
+        hd = vt_make_testsrc(dir, "hd.avi", "testsrc2", 1280, 720, 24, 24);
+        own = make_own_recording(dir, 320, 240, 20);
+
+        vt_env_init(&env, EXEC_MODE_HIGH_PERFORMANCE);
+        test_flow(&env, dir, small, "small", 320, 240, 25, 40);
+        test_flow(&env, dir, vga, "vga", 640, 480, 30, 30);
+        test_flow(&env, dir, hd, "hd", 1280, 720, 24, 24);
+        test_bad_inputs(&env, dir, small);
+        test_order(&env, dir, small);
+        test_persistence(&env, dir, small);
+        vt_env_done(&env);
+
+        /* Our own recording: 4:2:2 frames at 30000/1001. */
+        vt_env_init(&env, EXEC_MODE_LOW_POWER);
+        {
+                struct vt_events ev = {};
+                struct video_processor *vp;
+                char *out = vt_path(dir, "own-out.avi"), geometry[128];
+
+                check(video_processor_new(env.state_dir, 1004, env.pool, env.mailbox, &vt_callbacks, &ev, &vp) >= 0);
+                check(vt_setup(vp, "own", own, out, "{\"sharpen\":0.5}") == 20);
+                check_r(video_processor_process(vp, "own", 0), 0);
+                check(vt_wait(&env, vp, &ev, &ev.done, 0, 30));
+                check(ev.last_done.frames == 20);
+                check(vt_ffprobe_frames(out) == 20);
+                vt_ffprobe_geometry(out, geometry, sizeof geometry);
+                check(streq(geometry, "mjpeg,320,240,30000/1001"));
+                video_processor_free(vp);
+                free(out);
+        }
+        vt_env_done(&env);
+
+        vt_rm_rf(dir);
+        free(dir);
+        free(small);
+        free(vga);
+        free(hd);
+        free(own);
+        printf("video-processor: all checks passed\n");
+        return 0;
+}

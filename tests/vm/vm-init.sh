@@ -1,0 +1,167 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: MIT
+# /init of the vivid test VM. Loads the modules, starts the system bus and camerad, runs the
+# checks and prints one "VIVID-TEST: <name>: PASS|FAIL <detail>" line per check on the
+# serial console; the host (run-vivid-test.py) parses them. Recordings are copied raw to
+# /dev/vda and announced with "VIVID-DATA: <name> offset=<bytes> size=<bytes>".
+
+/bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin /proc /sys /dev /run /tmp /var/lib/camerad
+/bin/busybox --install -s
+export PATH=/usr/local/bin:/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mkdir -p /run/dbus
+exec </dev/console >/dev/console 2>&1
+
+DEV=/dev/video0
+DISK=/dev/vda
+FAILED=0
+
+result() { # name PASS|FAIL detail
+        echo "VIVID-TEST: $1: $2 $3"
+        [ "$2" = PASS ] || FAILED=$((FAILED + 1))
+}
+
+# check NAME COMMAND...: runs the command with a time limit, its last stdout line is the
+# detail; stderr goes to the console with a prefix when it failed.
+check() {
+        name=$1
+        shift
+        out=$(timeout 240 "$@" 2>/tmp/$name.err)
+        rc=$?
+        detail=$(echo "$out" | tail -n 1)
+        if [ $rc -eq 0 ]; then
+                result "$name" PASS "$detail"
+        else
+                result "$name" FAIL "(exit $rc) $detail"
+                sed "s/^/  $name: /" /tmp/$name.err
+        fi
+        return $rc
+}
+
+# save NAME FILE OFFSET_MIB: copies a recording to the data disk for the host's ffprobe.
+save() {
+        size=$(wc -c <"$2")
+        if dd if="$2" of=$DISK bs=1M seek="$3" conv=fsync 2>/dev/null; then
+                echo "VIVID-DATA: $1 offset=$(($3 * 1048576)) size=$size"
+        else
+                echo "VIVID-DATA: $1 copy-failed"
+        fi
+}
+
+finish() {
+        if [ -n "$CAMERAD_PID" ]; then
+                if kill -0 "$CAMERAD_PID" 2>/dev/null; then
+                        result daemon-alive PASS "camerad (pid $CAMERAD_PID) still running after all checks"
+                else
+                        wait "$CAMERAD_PID"
+                        result daemon-alive FAIL "camerad exited with status $?"
+                fi
+        fi
+        if [ -f /tmp/camerad.log ]; then
+                echo "---- camerad log (last 200 lines) ----"
+                tail -n 200 /tmp/camerad.log | sed 's/^/camerad: /'
+        fi
+        echo "VIVID-TEST-END failed=$FAILED"
+        sync
+        reboot -f
+}
+
+# 1. Kernel side: modules, the device node, raw streaming, the fault controls.
+loaded=0
+for m in $(cat /etc/vm-modules); do
+        if ! insmod "/lib/modules/$m" 2>/tmp/insmod.err; then
+                result modules FAIL "insmod $m: $(cat /tmp/insmod.err)"
+                finish
+        fi
+        loaded=$((loaded + 1))
+done
+result modules PASS "$loaded modules loaded"
+
+n=0
+while [ ! -c $DEV ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+if [ -c $DEV ]; then
+        result video-node PASS "$DEV present: $(ls /dev | grep -E '^(video|v4l-)' | tr '\n' ' ')"
+else
+        result video-node FAIL "no $DEV after 10 s: $(ls /dev | tr '\n' ' ')"
+        finish
+fi
+
+check kernel-probe vivid-client probe $DEV YUYV 640x480
+check kernel-stream vivid-client stream $DEV YUYV 640x480 10
+check kernel-controls vivid-client has-controls $DEV disconnect inject_vidioc_streamon_error \
+        percentage_of_dropped_buffers
+
+# 2. The system bus and the daemon.
+dbus-daemon --config-file=/etc/vm-bus.conf --nofork --nopidfile --nosyslog >/tmp/dbus.log 2>&1 &
+n=0
+while [ ! -S /run/dbus/system_bus_socket ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+if [ ! -S /run/dbus/system_bus_socket ]; then
+        result dbus FAIL "no system bus socket: $(cat /tmp/dbus.log)"
+        finish
+fi
+
+if [ ! -x /usr/local/bin/camerad ]; then
+        result daemon FAIL "camerad is not in the image (not built?)"
+        finish
+fi
+camerad --system --state-dir=/var/lib/camerad --virtual-cameras=1 --verbose >/tmp/camerad.log 2>&1 &
+CAMERAD_PID=$!
+n=0
+version=""
+while [ $n -lt 60 ]; do
+        version=$(busctl get-property org.camerad.Camera1 /org/camerad/Camera1 \
+                org.camerad.Camera1.Manager Version 2>/dev/null) && break
+        kill -0 $CAMERAD_PID 2>/dev/null || break
+        sleep 0.5
+        n=$((n + 1))
+done
+if [ -z "$version" ]; then
+        result daemon FAIL "camerad did not answer Manager.Version within 30 s"
+        finish
+fi
+result daemon PASS "Manager.Version: $version"
+
+# 3. The camera list, through busctl.
+CAM=$(timeout 60 vivid-client find-camera v4l2:platform:vivid-000 | tail -n 1)
+VCAM=$(timeout 60 vivid-client find-camera virtual: | tail -n 1)
+case "$CAM" in
+/org/camerad/Camera1/camera/*)
+        id=$(busctl get-property org.camerad.Camera1 "$CAM" org.camerad.Camera1.Camera Id)
+        formats=$(busctl get-property org.camerad.Camera1 "$CAM" org.camerad.Camera1.Camera Formats)
+        missing=""
+        echo "$formats" | grep -q '"YUYV" 640 480 ' || missing="$missing YUYV-640x480"
+        echo "$formats" | grep -q '"NV12" 640 480 ' || missing="$missing NV12-640x480"
+        if [ "$id" = 's "v4l2:platform:vivid-000"' ] && [ -z "$missing" ]; then
+                result camera-listed PASS "$CAM $id, Formats has YUYV and NV12 640x480 ($(echo "$formats" | cut -c1-60)...)"
+        else
+                result camera-listed FAIL "$CAM $id missing:$missing Formats: $formats"
+        fi
+        ;;
+*)
+        result camera-listed FAIL "$CAM"
+        finish
+        ;;
+esac
+case "$VCAM" in
+/org/camerad/Camera1/camera/*) result virtual-camera-listed PASS "$VCAM" ;;
+*) result virtual-camera-listed FAIL "$VCAM" ;;
+esac
+
+# 4. Sessions with preview + video; the recordings go to the data disk.
+if check session-yuyv vivid-client session "$CAM" YUYV 640x480 6 /tmp/rec-yuyv.avi; then
+        save recording-yuyv /tmp/rec-yuyv.avi 0
+fi
+if check session-nv12 vivid-client session "$CAM" NV12 640x480 6 /tmp/rec-nv12.avi; then
+        save recording-nv12 /tmp/rec-nv12.avi 64
+fi
+
+# 5. vivid's fault controls. The disconnect goes last: it unregisters vivid's nodes for good.
+check fault-streamon-error vivid-client fault-streamon $DEV "$CAM" YUYV 640x480
+check fault-dropped-buffers vivid-client fault-dropped $DEV "$CAM" YUYV 640x480 6
+check fault-disconnect vivid-client fault-disconnect $DEV "$CAM" "$VCAM" YUYV 640x480
+
+finish
