@@ -320,6 +320,14 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "camerad: cannot start: %s\n", strerror(-r));
                 goto fail;
         }
+        r = manager_take_name(m);
+        if (r < 0) {
+                fprintf(stderr, "camerad: cannot own %s on the bus: %s\n", CAMERAD_BUS_NAME,
+                        r == -EEXIST ? "another instance has it" :
+                        r == -EACCES || r == -EPERM ? "the bus policy does not allow this user" :
+                        strerror(-r));
+                goto fail;
+        }
 
         log_info("camerad %s ready on %s (state in %s)", CAMERAD_VERSION, CAMERAD_BUS_NAME, m->state_dir);
         (void) sd_notify(false, "READY=1\nSTATUS=Serving");

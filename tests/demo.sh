@@ -85,14 +85,19 @@ stop_pid() { # pid name: SIGTERM, wait up to 10 s, then SIGKILL; only our own ch
                 echo "demo: $name did not stop after SIGTERM; killing it" >&2
                 kill -KILL "$pid" 2>/dev/null || true
         fi
-        wait "$pid" 2>/dev/null || true
+        local status=0
+        wait "$pid" 2>/dev/null || status=$?
+        if [ "$status" -ne 0 ]; then
+                echo "demo: $name exited with status $status after SIGTERM" >&2
+                return 1
+        fi
 }
 
 cleanup() {
         local rc=$?
         trap - EXIT INT TERM
-        stop_pid "$daemon_pid" camerad
-        stop_pid "$bus_pid" dbus-daemon
+        stop_pid "$daemon_pid" camerad || rc=1
+        stop_pid "$bus_pid" dbus-daemon || true
         [ -n "$run_dir" ] && rm -rf "$run_dir"
         exit "$rc"
 }
@@ -119,10 +124,15 @@ record_step "dependencies" "$t" ""
 # 2. Build --------------------------------------------------------------------------------
 note "Build in $builddir/"
 t=$(date +%s.%N)
-if [ ! -f "$builddir/build.ninja" ]; then
-        meson setup "$builddir" >/dev/null
+mkdir -p "$outdir"
+outdir=$(cd "$outdir" && pwd)
+build_log="$outdir/build.log"
+if ! { [ -f "$builddir/build.ninja" ] || meson setup "$builddir"; } >"$build_log" 2>&1 ||
+   ! meson compile -C "$builddir" camerad camctl >>"$build_log" 2>&1; then
+        tail -n 40 "$build_log" >&2
+        echo "demo: the build failed; the whole log is in $build_log" >&2
+        exit 1
 fi
-meson compile -C "$builddir" camerad camctl >/dev/null
 target_path() {
         meson introspect "$builddir" --targets | "$python" -c 'import json, sys
 for t in json.load(sys.stdin):
@@ -137,8 +147,6 @@ record_step "build" "$t" "$camerad, $camctl_bin"
 # 3. Private bus and daemon ---------------------------------------------------------------
 note "Start a private dbus-daemon and camerad (one virtual camera)"
 t=$(date +%s.%N)
-mkdir -p "$outdir"
-outdir=$(cd "$outdir" && pwd)
 rm -f "$outdir/photo.jpg" "$outdir/clip.avi" "$outdir/raw.avi"
 run_dir=$(mktemp -d /tmp/camerad-demo.XXXXXX)
 address="unix:path=$run_dir/bus"
@@ -238,13 +246,13 @@ record_step "checks" "$t" "djpeg, exiftool, ffprobe"
 
 # 8. Stop ---------------------------------------------------------------------------------
 t=$(date +%s.%N)
-stop_pid "$daemon_pid" camerad
+stop_pid "$daemon_pid" camerad || { tail -n 20 "$outdir/camerad.log" >&2; failed=1; }
 daemon_pid=
-stop_pid "$bus_pid" dbus-daemon
+stop_pid "$bus_pid" dbus-daemon || true
 bus_pid=
 record_step "stop" "$t" ""
 
 printf '\n==> Summary (%s s in all)\n' "$(elapsed "$demo_start")"
 printf '%s\n' "${summary[@]}"
-printf '\nout/photo.jpg: %s\nout/clip.avi:  %s\n' "$outdir/photo.jpg" "$outdir/clip.avi"
+printf '\nphoto: %s\nvideo: %s\n' "$outdir/photo.jpg" "$outdir/clip.avi"
 exit "$failed"

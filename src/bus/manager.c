@@ -428,9 +428,9 @@ int manager_start(struct manager *m, unsigned n_virtual_cameras, bool virtual_gi
         if (r < 0)
                 return log_error_errno(r, "Cannot attach the bus to the event loop");
 
-        r = sd_bus_request_name(m->bus, CAMERAD_BUS_NAME, 0);
-        if (r < 0)
-                return log_error_errno(r, "Cannot own %s on the bus: %s", CAMERAD_BUS_NAME,
-                                       r == -EEXIST ? "another camerad runs" : strerror(-r));
         return 0;
+}
+
+int manager_take_name(struct manager *m) {
+        return sd_bus_request_name(m->bus, CAMERAD_BUS_NAME, 0);
 }

@@ -76,8 +76,11 @@ struct manager {
 int manager_new(struct manager **ret);
 struct manager *manager_free(struct manager *m);
 
-/* Registers the objects, adds the cameras and takes the bus name. */
+/* Registers the objects and adds the cameras (logging what failed). */
 int manager_start(struct manager *m, unsigned n_virtual_cameras, bool virtual_given);
+/* Takes CAMERAD_BUS_NAME: -EEXIST when another owner has it, -EACCES when the bus policy
+ * forbids it. Silent: the caller reports. */
+int manager_take_name(struct manager *m);
 
 /* Called by session.c when a session enters or leaves `running`; on 0→1 and 1→0 it calls
  * user_contexts_set_capture_active() so background image work pauses while a camera runs. */

@@ -50,6 +50,14 @@ void session_release(struct session *s);
 /* Owner check for session and output methods: AccessDenied for anyone else. */
 int session_check_owner(struct session *s, sd_bus_message *m, sd_bus_error *error);
 
+/* For session.c and session-capture.c only. */
+void session_set_state(struct session *s, enum session_state state);
+void session_view(struct session *s, struct session_config_view *v);
+/* Prepares the added outputs and starts the camera; ServiceFatal when it refuses. */
+int session_start_streaming(struct session *s, sd_bus_error *error);
+/* Stops the camera (joining its thread) and tells the outputs. */
+void session_stop_streaming(struct session *s);
+
 /* The input camera is gone or failed (s may be NULL): a running session stops, emits
  * Error(7400201, reason) and goes back to committed. */
 void session_camera_lost(struct session *s, const char *reason);

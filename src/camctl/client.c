@@ -2,7 +2,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -134,18 +133,6 @@ int camctl_get_string(struct camctl *c, const char *path, const char *iface, con
                 return camctl_bus_error(NULL, r, name);
         *ret = strdup(s);
         return *ret ? 0 : camctl_error(CAMCTL_EXIT_FAILED, "out of memory");
-}
-
-int camctl_get_u32(struct camctl *c, const char *path, const char *iface, const char *name,
-                   uint32_t *ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        int r;
-
-        r = camctl_get_property(c, path, iface, name, "u", &reply);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_read(reply, "u", ret);
-        return r < 0 ? camctl_bus_error(NULL, r, name) : 0;
 }
 
 static int get_process_session(struct camctl *c, const char *member, char **ret_path) {

@@ -34,8 +34,6 @@ int camctl_get_property(struct camctl *c, const char *path, const char *iface, c
                         const char *type, sd_bus_message **reply);
 int camctl_get_string(struct camctl *c, const char *path, const char *iface, const char *name,
                       char **ret);
-int camctl_get_u32(struct camctl *c, const char *path, const char *iface, const char *name,
-                   uint32_t *ret);
 
 /* The caller's own ImageProcessSession / VideoProcessSession object path. */
 int camctl_image_session(struct camctl *c, char **ret_path);

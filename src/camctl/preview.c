@@ -227,8 +227,11 @@ int verb_preview(struct camctl *c, int argc, char **argv) {
         camctl_catch_signals();
 
         r = capture_open(c, "photo", "preview", &cs);
-        if (r != 0)
+        if (r != 0) {
+                if (!to_stdout)
+                        (void) unlink(path); /* created above, nothing streamed into it */
                 return r;
+        }
         r = camctl_call(c, cs.output_path, CAMERAD_IFACE_PREVIEW, "OpenStream", &reply, "");
         if (r == 0 && sd_bus_message_read(reply, "h", &stream_fd) < 0)
                 r = camctl_error(CAMCTL_EXIT_FAILED, "OpenStream: the reply carries no file descriptor");

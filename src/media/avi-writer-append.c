@@ -57,11 +57,75 @@ static int load_riffs(struct avi_writer *w, const uint8_t *header, uint64_t file
                 const uint8_t *e = header + OFF_INDX + 32 + 16 * (w->n_riffs - 1);
                 r->ix_offset = rd64(e);
                 r->ix_size = rd32(e + 8);
+                r->n_frames = rd32(e + 12); /* checked against the frames found later */
                 r->end = pos + 8 + size;
                 r->closed = true;
                 pos = riff_pad(r->end);
         }
         return w->n_riffs > 0 ? 0 : -EBADMSG;
+}
+
+/* True when RIFF r's movi list header sits where our writer puts it. */
+static bool movi_where_expected(struct avi_writer *w, const struct avi_riff *r) {
+        uint8_t h[12];
+
+        return fd_pread_all(w->fd, h, 12, (long long) r->movi) >= 0 && memcmp(h, "LIST", 4) == 0 &&
+               memcmp(h + 8, "movi", 4) == 0;
+}
+
+/* Hands every frame the reader found to the RIFF that holds it, and checks that the file is
+ * laid out as our writer lays it out: frames in order inside their movi lists, and each
+ * closed RIFF's ix00 right after its frames, listing exactly them. Appending to anything
+ * else would produce a file that does not read back. */
+static int assign_frames(struct avi_writer *w, struct avi_reader *reader) {
+        uint64_t previous_end = 0, expected[AVI_MAX_RIFFS];
+        unsigned ri = 0;
+        int k;
+
+        for (unsigned i = 0; i < w->n_riffs; i++) {
+                expected[i] = w->riffs[i].n_frames;
+                w->riffs[i].n_frames = 0;
+                if (!movi_where_expected(w, &w->riffs[i]))
+                        return -EBADMSG;
+        }
+        for (uint64_t i = 0; i < avi_reader_frame_count(reader); i++) {
+                uint64_t offset;
+                uint32_t size;
+
+                (void) avi_reader_frame_location(reader, i, &offset, &size);
+                while (ri + 1 < w->n_riffs && offset >= w->riffs[ri + 1].start)
+                        w->riffs[++ri].first_frame = w->n_frames;
+                const struct avi_riff *r = &w->riffs[ri];
+                if (offset < previous_end || offset < r->movi + 12 + 8 ||
+                    (r->closed && offset + size > r->ix_offset))
+                        return -EBADMSG;
+                previous_end = offset + size;
+                k = avi_writer_push_frame(w, &w->riffs[ri], offset, size);
+                if (k < 0)
+                        return k;
+        }
+        while (ri + 1 < w->n_riffs)
+                w->riffs[++ri].first_frame = w->n_frames;
+
+        /* Closed RIFFs keep their place: ix00 right after the last frame, idx1 (first RIFF)
+         * after it, nothing else. Their index contents are rewritten from the frames found,
+         * so an index damaged while the data is whole does not survive into the result. */
+        for (unsigned i = 0; i + 1 < w->n_riffs; i++) {
+                struct avi_riff *r = &w->riffs[i];
+                uint64_t data_end = r->movi + 12, idx1_size = r->start == 0 ? 8 + 16 * r->n_frames : 0;
+
+                if (r->n_frames > 0) {
+                        const struct frame_entry *f = &w->frames[r->first_frame + r->n_frames - 1];
+                        data_end = f->offset + riff_pad(f->size);
+                }
+                if (r->n_frames != expected[i] || r->ix_offset != data_end ||
+                    r->ix_offset + 32 + 8 * r->n_frames + idx1_size != r->end)
+                        return -EBADMSG;
+                k = avi_writer_write_riff_index(w, r, r->ix_offset);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
 }
 
 int avi_writer_open_append(int fd, uint64_t riff_limit, struct avi_writer **ret, char *error,
@@ -70,7 +134,6 @@ int avi_writer_open_append(int fd, uint64_t riff_limit, struct avi_writer **ret,
         _cleanup_(avi_writer_freep) struct avi_writer *w = NULL;
         uint8_t header[HEADER_SIZE];
         struct stat st;
-        unsigned ri = 0;
         int k;
 
         k = avi_reader_open_full(fd, true, &reader, error, error_size);
@@ -105,22 +168,12 @@ int avi_writer_open_append(int fd, uint64_t riff_limit, struct avi_writer **ret,
                 return k;
         }
 
-        /* Hand every frame the reader found to the RIFF that holds it (both are in order). */
-        for (uint64_t i = 0; i < avi_reader_frame_count(reader); i++) {
-                uint64_t offset;
-                uint32_t size;
-
-                (void) avi_reader_frame_location(reader, i, &offset, &size);
-                while (ri + 1 < w->n_riffs && offset >= w->riffs[ri + 1].start)
-                        w->riffs[++ri].first_frame = w->n_frames;
-                if (offset < w->riffs[ri].start)
-                        return -EBADMSG;
-                k = avi_writer_push_frame(w, &w->riffs[ri], offset, size);
-                if (k < 0)
-                        return k;
+        k = assign_frames(w, reader);
+        if (k < 0) {
+                if (error && error_size > 0)
+                        snprintf(error, error_size, "the file is not laid out as camerad writes it");
+                return k;
         }
-        while (ri + 1 < w->n_riffs)
-                w->riffs[++ri].first_frame = w->n_frames;
 
         /* The last RIFF takes the new frames; cut whatever follows its last frame. */
         w->finished = false;

@@ -65,5 +65,7 @@ struct avi_writer {
 int avi_writer_alloc(int fd, const struct avi_writer_params *p, struct avi_writer **ret);
 /* Adds a frame entry to RIFF r (the one whose movi holds it). */
 int avi_writer_push_frame(struct avi_writer *w, struct avi_riff *r, uint64_t offset, uint32_t size);
+/* Writes RIFF r's indexes at pos (after its last frame) and its sizes; r is then closed. */
+int avi_writer_write_riff_index(struct avi_writer *w, struct avi_riff *r, uint64_t pos);
 /* Marks the last RIFF open again and cuts off whatever follows its last frame. */
 int avi_writer_reopen_last_riff(struct avi_writer *w);

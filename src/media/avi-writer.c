@@ -153,14 +153,12 @@ static int start_riff(struct avi_writer *w) {
         return 0;
 }
 
-/* Writes the ix00 index at the end of the movi list of the last RIFF, idx1 after it for
- * the first RIFF, then the list and RIFF sizes. The data goes out before the sizes that
- * make it count, so a crash in between still leaves an "incomplete" file. */
-static int close_riff(struct avi_writer *w) {
-        struct avi_riff *r = &w->riffs[w->n_riffs - 1];
+/* Writes RIFF r's ix00 index at pos (the end of its movi list), idx1 after it for the first
+ * RIFF, then the list and RIFF sizes, and marks r closed. The data goes out before the sizes
+ * that make it count, so a crash in between still leaves an "incomplete" file. */
+int avi_writer_write_riff_index(struct avi_writer *w, struct avi_riff *r, uint64_t pos) {
         size_t ix_size = 32 + 8 * r->n_frames, idx1_size = 0;
         _cleanup_free_ uint8_t *buf = NULL;
-        uint64_t pos = w->end;
         uint8_t sz[4];
         int k;
 
@@ -214,13 +212,24 @@ static int close_riff(struct avi_writer *w) {
         if (k < 0)
                 return k;
         r->closed = true;
-        w->end = r->end;
         if (r->start > 0) {
                 wr32(sz, (uint32_t) (r->end - r->start - 8));
                 k = fd_pwrite_all(w->fd, sz, 4, (long long) r->start + 4);
                 if (k < 0)
                         return k;
         }
+        return 0;
+}
+
+/* Closes the last RIFF at the end of the file. */
+static int close_riff(struct avi_writer *w) {
+        struct avi_riff *r = &w->riffs[w->n_riffs - 1];
+        int k;
+
+        k = avi_writer_write_riff_index(w, r, w->end);
+        if (k < 0)
+                return k;
+        w->end = r->end;
         /* The first RIFF's size and the super index live in the header. */
         return write_header(w);
 }

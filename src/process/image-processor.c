@@ -209,6 +209,7 @@ int image_processor_new(const struct image_processor_params *params, struct imag
                 pthread_condattr_destroy(&attr);
         }
         p->uid = params->uid;
+        p->capture_active = params->capture_active;
         p->config = *params->config;
         p->mailbox = params->mailbox;
         p->pipeline = image_pipeline_run;

@@ -126,6 +126,7 @@ struct image_processor_params {
         struct mailbox *mailbox;               /* must outlive the processor */
         const struct image_processor_callbacks *callbacks; /* copied */
         void *userdata;
+        bool capture_active;                   /* start with background work paused */
 };
 
 /* Creates the user's folder if needed, scans it (running -> pending, half-written folders

@@ -122,15 +122,17 @@ static int image_job_run(struct pool_job *job, void *userdata) {
                 return -ESTALE;
         }
         e->job_running = true;
+        /* "running" lives in memory only: on disk the image stays "pending", which is
+         * exactly what a crash now must leave, and it spares an fsync under the lock per
+         * start and per cancel (Interrupt latency). The scan still turns a "running" record
+         * (older or foreign writers) into "pending". */
         e->rec.state = IMAGE_STATE_RUNNING;
-        /* On disk too, so that the start-up scan knows it was interrupted mid-way. */
-        r = image_processor_write_record_locked(p, e);
         rec = e->rec;
         image_processor_notify_locked(p);
         pthread_mutex_unlock(&p->lock);
-        if (r < 0)
-                return r;
 
+        if (pool_job_check_cancel(job) != POOL_CANCEL_NONE)
+                return -ECANCELED;
         r = image_store_load_burst(p->store, j->id, &rec, &burst);
         if (r < 0)
                 return r;
@@ -237,7 +239,8 @@ static void image_job_done(struct pool_job *job, void *userdata, int result, enu
                 log_warning_errno(result, "image %s: processing failed: %m", e->id);
                 fail_retryable(p, e, IMAGE_ERROR_ABNORMAL);
         }
-        if (!record_written && (was_running || e->rec.state != IMAGE_STATE_PENDING)) {
+        /* Back to plain pending after a cancel: the record on disk already says so. */
+        if (!record_written && (e->rec.state != IMAGE_STATE_PENDING || e->rec.last_error >= 0)) {
                 int r = image_processor_write_record_locked(p, e);
                 if (r < 0)
                         log_warning_errno(r, "image %s: cannot write its record: %m", e->id);

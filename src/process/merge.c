@@ -218,6 +218,7 @@ int merge_burst(const struct merge_request *req, uint8_t *out_y, uint8_t *out_cb
         float window_1d[TILE];
         struct accum acc[3] = {};
         _cleanup_free_ int *xs = NULL, *ys = NULL;
+        _cleanup_free_ struct vec *field = NULL;
         unsigned nx, ny;
         float noise_var;
         int r = 0;
@@ -243,6 +244,10 @@ int merge_burst(const struct merge_request *req, uint8_t *out_y, uint8_t *out_cb
                 }
         }
         for (unsigned f = 0; f < n; f++) {
+                if (cancelled(req)) {
+                        r = -ECANCELED;
+                        goto finish;
+                }
                 r = pyramid_build(&pyr[f], req->frames[f].y, w, h);
                 if (r < 0)
                         goto finish;
@@ -254,24 +259,82 @@ int merge_burst(const struct merge_request *req, uint8_t *out_y, uint8_t *out_cb
                 noise_var = (float) MAX(sigma * sigma, 1.0);
         }
 
+        field = malloc(sizeof(struct vec) * nx * ny * n);
+        if (!field) {
+                r = -ENOMEM;
+                goto finish;
+        }
+#define FIELD(f, j, i) field[((size_t) (f) * ny + (j)) * nx + (i)]
+
+        /* Pass 1: full coarse-to-fine search on every other tile in both directions (the
+         * non-overlapping 16 px grid). */
+        for (unsigned j = 0; j < ny; j += 2)
+                for (unsigned i = 0; i < nx; i += 2) {
+                        /* A check every 8 tiles (well under a millisecond at 1080p). */
+                        if (i % 16 == 0 && cancelled(req)) {
+                                r = -ECANCELED;
+                                goto finish;
+                        }
+                        for (unsigned f = 0; f < n; f++)
+                                FIELD(f, j, i) = f == ref ? (struct vec) { 0, 0 }
+                                                          : align_tile(&pyr[ref], &pyr[f], xs[i], ys[j]);
+                }
+
+        /* Pass 2: the half-overlapping tiles in between pick the best of their searched
+         * neighbours' displacements (or none): a quarter of the search cost. */
         for (unsigned j = 0; j < ny; j++) {
+                unsigned j0 = j & ~1u, j1 = MIN(j0 + 2, (ny - 1) & ~1u);
+
                 if (cancelled(req)) {
                         r = -ECANCELED;
                         goto finish;
                 }
                 for (unsigned i = 0; i < nx; i++) {
-                        struct vec disp[MAX_FRAMES] = {}, cdisp[MAX_FRAMES] = {};
+                        unsigned i0 = i & ~1u, i1 = MIN(i0 + 2, (nx - 1) & ~1u);
+
+                        if (i % 2 == 0 && j % 2 == 0)
+                                continue;
+                        for (unsigned f = 0; f < n; f++) {
+                                struct vec cand[5] = { { 0, 0 }, FIELD(f, j0, i0), FIELD(f, j0, i1),
+                                                       FIELD(f, j1, i0), FIELD(f, j1, i1) };
+                                uint32_t best = UINT32_MAX;
+
+                                FIELD(f, j, i) = cand[0];
+                                if (f == ref)
+                                        continue;
+                                for (unsigned c = 0; c < 5; c++) {
+                                        uint32_t cost = block_sad(&pyr[ref].level[0], &pyr[f].level[0], xs[i],
+                                                                  ys[j], TILE, cand[c]);
+                                        if (cost < best) {
+                                                best = cost;
+                                                FIELD(f, j, i) = cand[c];
+                                        }
+                                }
+                        }
+                }
+        }
+
+        /* Pass 3: per-tile weights and the windowed blend. */
+        for (unsigned j = 0; j < ny; j++) {
+                for (unsigned i = 0; i < nx; i++) {
+                        struct vec disp[MAX_FRAMES], cdisp[MAX_FRAMES];
                         float weights[MAX_FRAMES];
                         int tx = xs[i], ty = ys[j];
 
+                        if (i % 32 == 0 && cancelled(req)) {
+                                r = -ECANCELED;
+                                goto finish;
+                        }
                         for (unsigned f = 0; f < n; f++) {
                                 float excess;
 
+                                disp[f] = FIELD(f, j, i);
+                                /* Chroma planes are half size: floor-halve (arithmetic shift). */
+                                cdisp[f] = (struct vec) { disp[f].x >> 1, disp[f].y >> cshift_y };
                                 if (f == ref) {
                                         weights[f] = 1;
                                         continue;
                                 }
-                                disp[f] = align_tile(&pyr[ref], &pyr[f], tx, ty);
                                 excess = tile_msd(req->frames[ref].y, req->frames[f].y, w, h, tx, ty, disp[f]) -
                                          2 * noise_var;
                                 /* Wiener-like: 1 when noise explains the difference, 1/2 at
@@ -279,7 +342,6 @@ int merge_burst(const struct merge_request *req, uint8_t *out_y, uint8_t *out_cb
                                 weights[f] = excess <= 0 ? 1.0f : 1.0f / (1.0f + excess / (2 * noise_var));
                                 if (weights[f] < 0.05f)
                                         weights[f] = 0;
-                                cdisp[f] = (struct vec) { disp[f].x / 2, disp[f].y >> cshift_y };
                         }
                         blend_tile(req, 0, w, h, tx, ty, TILE, TILE, disp, weights, window_1d, &acc[0]);
                         for (unsigned p = 1; p < 3; p++)
@@ -287,6 +349,7 @@ int merge_burst(const struct merge_request *req, uint8_t *out_y, uint8_t *out_cb
                                            cdisp, weights, window_1d, &acc[p]);
                 }
         }
+#undef FIELD
         resolve(&acc[0], (size_t) w * h, out_y);
         resolve(&acc[1], (size_t) cw * ch, out_cb);
         resolve(&acc[2], (size_t) cw * ch, out_cr);

@@ -12,7 +12,7 @@ struct pool_job {
         struct pool_job *prev, *next; /* in one of the pool's lists */
         uint64_t id, order, seq;
         uint64_t timeout_us, deadline_us;
-        enum pool_priority priority;
+        atomic_int priority; /* enum pool_priority; read by the worker without the lock */
         const struct pool_job_ops *ops;
         void *userdata;
         atomic_int cancel; /* enum pool_cancel */
@@ -146,23 +146,30 @@ static struct pool_job *pick_job(struct worker_pool *p) {
         return j;
 }
 
-static void apply_sched_policy(bool idle, bool *current_idle) {
+/* This worker thread's scheduling class (false: SCHED_OTHER). */
+static _Thread_local bool worker_idle_policy;
+
+static void apply_sched_policy(bool idle) {
         struct sched_param param = { .sched_priority = 0 };
+        bool *current_idle = &worker_idle_policy;
         int r;
 
         if (idle == *current_idle)
                 return;
+        /* Leaving SCHED_IDLE needs CAP_SYS_NICE or a RLIMIT_NICE of 20; without either the
+         * worker stays idle-class (logged once per worker). */
         r = pthread_setschedparam(pthread_self(), idle ? SCHED_IDLE : SCHED_OTHER, &param);
-        if (r != 0)
-                log_debug_errno(r, "pool: cannot switch worker to %s: %m", idle ? "SCHED_IDLE" : "SCHED_OTHER");
-        else
+        if (r != 0) {
+                static atomic_bool warned = false;
+                if (!atomic_exchange(&warned, true))
+                        log_warning_errno(r, "pool: cannot switch a worker to %s: %m", idle ? "SCHED_IDLE" : "SCHED_OTHER");
+        } else
                 *current_idle = idle;
 }
 
 static void *worker_main(void *arg) {
         struct worker *self = arg;
         struct worker_pool *p = self->pool;
-        bool idle_policy = false;
 
         pthread_mutex_lock(&p->lock);
         for (;;) {
@@ -182,10 +189,13 @@ static void *worker_main(void *arg) {
                 j->deadline_us = j->timeout_us > 0 ? now_us() + j->timeout_us : 0;
                 list_insert_before(&p->running, NULL, j);
                 p->n_busy++;
-                want_idle = p->mode == EXEC_MODE_LOW_POWER;
+                /* Only background work idles: a requested image runs at normal priority
+                 * whatever the mode ("process this one now"). */
+                want_idle = p->config.low_power_sched_idle && p->mode == EXEC_MODE_LOW_POWER &&
+                            j->priority == POOL_PRIORITY_BACKGROUND;
                 pthread_mutex_unlock(&p->lock);
 
-                apply_sched_policy(want_idle, &idle_policy);
+                apply_sched_policy(want_idle);
                 r = j->ops->run(j, j->userdata);
                 reason = (enum pool_cancel) atomic_load(&j->cancel);
 
@@ -466,6 +476,9 @@ enum pool_cancel pool_job_check_cancel(struct pool_job *job) {
 
         if (c != POOL_CANCEL_NONE)
                 return (enum pool_cancel) c;
+        /* Promoted while running in the idle class: "now" means normal priority. */
+        if (worker_idle_policy && atomic_load(&job->priority) == POOL_PRIORITY_REQUESTED)
+                apply_sched_policy(false);
         if (job->deadline_us > 0 && now_us() > job->deadline_us) {
                 raise_cancel(job, POOL_CANCEL_TIMEOUT);
                 return (enum pool_cancel) atomic_load(&job->cancel);

@@ -25,7 +25,10 @@
  *
  * Mode: the number of workers follows the mode (concurrency from the config). Changing mode
  * starts workers at once; surplus workers finish their current job and then exit, so no
- * running work is lost. In EXEC_MODE_LOW_POWER the workers run at SCHED_IDLE.
+ * running work is lost. In EXEC_MODE_LOW_POWER background jobs run at SCHED_IDLE (unless
+ * config.low_power_sched_idle is false; tests on loaded machines turn it off); requested
+ * jobs run at normal priority in every mode (switching back needs CAP_SYS_NICE or
+ * RLIMIT_NICE 20 when the daemon is not root; without it they stay idle-class).
  *
  * Watchdog: a job submitted with a timeout is cancelled with POOL_CANCEL_TIMEOUT when
  * pool_job_check_cancel() is called after its deadline. (A worker cannot be killed; jobs

@@ -51,6 +51,7 @@ void process_config_init(struct process_config *c) {
                 .job_timeout_seconds = 60,
                 .default_mode = EXEC_MODE_BALANCED,
                 .max_retries = 3,
+                .low_power_sched_idle = true,
         };
 }
 
@@ -136,6 +137,11 @@ int process_config_parse(const char *json, size_t len, struct process_config *re
                         r = get_integer(item, key, 0, 100, &v, error);
                         if (r >= 0)
                                 c.max_retries = (unsigned) v;
+                } else if (streq(key, "low_power_sched_idle")) {
+                        if (!cJSON_IsBool(item))
+                                r = fail(error, "low_power_sched_idle: must be true or false");
+                        else
+                                c.low_power_sched_idle = cJSON_IsTrue(item);
                 } else if (streq(key, "default_mode")) {
                         enum exec_mode m = cJSON_IsString(item) ? exec_mode_from_string(item->valuestring)
                                                                 : _EXEC_MODE_INVALID;

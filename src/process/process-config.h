@@ -2,6 +2,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -9,7 +10,7 @@
  *
  *   { "concurrency": { "high-performance": 2, "balanced": 1, "low-power": 1 },
  *     "quota_bytes": 2147483648, "job_timeout_seconds": 60,
- *     "default_mode": "balanced", "max_retries": 3 }
+ *     "default_mode": "balanced", "max_retries": 3, "low_power_sched_idle": true }
  *
  * Every key is optional. An unknown key, a wrong type or a value out of range is an
  * error whose message names the key; the daemon refuses to start with it. */
@@ -32,6 +33,7 @@ struct process_config {
         unsigned job_timeout_seconds;         /* watchdog per job; default 60 */
         enum exec_mode default_mode;          /* default balanced */
         unsigned max_retries;                 /* timeout/abnormal retries; default 3 */
+        bool low_power_sched_idle;            /* low-power background work at SCHED_IDLE; default true */
 };
 
 /* CAMERAD_SYSCONFDIR "/camerad/camerad.conf"; the name is not "config.h" because that is

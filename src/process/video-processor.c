@@ -467,7 +467,8 @@ int video_processor_new(const char *state_dir, uid_t uid, struct worker_pool *po
                 log_error_errno(r, "Cannot read %s: %m", vp->dir_path);
                 goto fail;
         }
-        qsort(records, n, sizeof *records, compare_records);
+        if (n > 0)
+                qsort(records, n, sizeof *records, compare_records);
         for (size_t i = 0; i < n; i++) {
                 struct video_entry *e;
                 r = entry_new(vp, records[i].id, &e);

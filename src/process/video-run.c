@@ -61,6 +61,8 @@ struct video_run {
         struct frame_slot *slots;
         unsigned window;
         uint32_t next_decode, next_blend, next_write;
+        uint32_t limit;       /* frames from here on are not processed: end, or a bad frame */
+        uint32_t error_frame; /* the frame the recorded error is about */
         unsigned in_flight;
         bool blending, writing, stop, ended_called;
         enum pool_cancel stop_reason;
@@ -76,12 +78,19 @@ static uint64_t now_us(void) {
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
-/* Records the first failure and stops the run. Lock held. */
-_printf_(4, 5)
-static void run_fail_locked(struct video_run *run, int error, const char *code, const char *format, ...) {
+/* Records the first failure. Lock held. A failure of one frame (frame < end) still lets
+ * every frame before it through, so the output ends just before the bad frame; any other
+ * failure (frame NO_FRAME: the output or the pool) stops at once. */
+#define NO_FRAME UINT32_MAX
+_printf_(5, 6)
+static void run_fail_locked(struct video_run *run, uint32_t frame, int error, const char *code,
+                            const char *format, ...) {
         va_list ap;
 
-        if (!run->error) {
+        if (frame != NO_FRAME && frame < run->limit)
+                run->limit = frame;
+        if (!run->error || (frame != NO_FRAME && run->error_frame != NO_FRAME && frame < run->error_frame)) {
+                run->error_frame = frame;
                 run->error = error < 0 ? error : -EIO;
                 run->error_code = code;
                 va_start(ap, format);
@@ -89,7 +98,8 @@ static void run_fail_locked(struct video_run *run, int error, const char *code, 
                 va_end(ap);
                 log_debug("Video %s: %s", run->id, run->message);
         }
-        run->stop = true;
+        if (frame == NO_FRAME)
+                run->stop = true;
 }
 
 static struct frame_slot *slot_of(struct video_run *run, uint32_t frame) {
@@ -108,13 +118,13 @@ static const struct pool_job_ops slot_job_ops = {
 static int submit_locked(struct video_run *run, struct frame_slot *s) {
         int r = pool_submit(run->pool, &slot_job_ops, s, POOL_PRIORITY_BACKGROUND, run->order, 0, NULL);
         if (r < 0)
-                run_fail_locked(run, r, "abnormal", "cannot queue frame %u: %s", s->frame, strerror(-r));
+                run_fail_locked(run, NO_FRAME, r, "abnormal", "cannot queue frame %u: %s", s->frame, strerror(-r));
         return r;
 }
 
 /* Lock held: starts decoding the next frame in slot s, if any is left. */
 static void feed_locked(struct video_run *run, struct frame_slot *s) {
-        if (run->stop || run->next_decode >= run->end)
+        if (run->stop || run->next_decode >= run->limit)
                 return;
         s->frame = run->next_decode++;
         s->state = SLOT_DECODE;
@@ -148,7 +158,7 @@ static int slot_decode(struct video_run *run, struct frame_slot *s) {
         pthread_mutex_unlock(&run->read_lock);
         if (r < 0) {
                 pthread_mutex_lock(&run->lock);
-                run_fail_locked(run, r, r == -EBADMSG || r == -ERANGE ? "process" : "abnormal",
+                run_fail_locked(run, s->frame, r, r == -EBADMSG || r == -ERANGE ? "process" : "abnormal",
                                 "cannot read input frame %u: %s", s->frame, reason[0] ? reason : strerror(-r));
                 pthread_mutex_unlock(&run->lock);
                 return r;
@@ -161,12 +171,12 @@ static int slot_decode(struct video_run *run, struct frame_slot *s) {
         if (r < 0) {
                 pthread_mutex_lock(&run->lock);
                 if (r == -ENOMEM)
-                        run_fail_locked(run, r, "abnormal", "out of memory decoding frame %u", s->frame);
+                        run_fail_locked(run, s->frame, r, "abnormal", "out of memory decoding frame %u", s->frame);
                 else if (r == -EBADMSG && s->image.width && s->image.width != run->width)
-                        run_fail_locked(run, r, "process", "input frame %u is %ux%u, the video is %ux%u",
+                        run_fail_locked(run, s->frame, r, "process", "input frame %u is %ux%u, the video is %ux%u",
                                         s->frame, s->image.width, s->image.height, run->width, run->height);
                 else
-                        run_fail_locked(run, r, "process", "input frame %u is not a decodable JPEG: %s",
+                        run_fail_locked(run, s->frame, r, "process", "input frame %u is not a decodable JPEG: %s",
                                         s->frame, jpeg_decoder_error(s->decoder));
                 pthread_mutex_unlock(&run->lock);
                 return r;
@@ -199,7 +209,7 @@ static int slot_encode(struct video_run *run, struct frame_slot *s) {
                 return 0;
 fail:
         pthread_mutex_lock(&run->lock);
-        run_fail_locked(run, r, "abnormal", "cannot encode frame %u: %s", s->frame,
+        run_fail_locked(run, s->frame, r, "abnormal", "cannot encode frame %u: %s", s->frame,
                         r == -ENOMEM ? "out of memory" : jpeg_encoder_error(s->encoder));
         pthread_mutex_unlock(&run->lock);
         return r;
@@ -243,17 +253,17 @@ static void pump_locked(struct video_run *run) {
 
                 s = slot_of(run, run->next_blend);
                 if (!run->stop && !run->blending && run->next_blend < run->next_decode &&
-                    s->state == SLOT_DECODED) {
+                    run->next_blend < run->limit && s->state == SLOT_DECODED) {
                         run->blending = true;
                         pthread_mutex_unlock(&run->lock);
                         r = slot_blend(run, s);
                         pthread_mutex_lock(&run->lock);
                         run->blending = false;
                         if (r < 0) {
-                                run_fail_locked(run, r, r == -ENOMEM ? "abnormal" : "process",
+                                run_fail_locked(run, s->frame, r, r == -ENOMEM ? "abnormal" : "process",
                                                 "input frame %u changes the picture format (subsampling or size)",
                                                 s->frame);
-                                return;
+                                continue; /* frames before it may still be waiting to be written */
                         }
                         run->next_blend++;
                         s->state = SLOT_ENCODE;
@@ -267,7 +277,7 @@ static void pump_locked(struct video_run *run) {
 
                 s = slot_of(run, run->next_write);
                 if (!run->stop && !run->writing && run->next_write < run->next_blend &&
-                    s->state == SLOT_ENCODED) {
+                    run->next_write < run->limit && s->state == SLOT_ENCODED) {
                         uint64_t now, ts = 0;
                         bool report = false;
 
@@ -276,7 +286,7 @@ static void pump_locked(struct video_run *run) {
                         r = avi_writer_add_frame(run->writer, s->output.data, s->output.size);
                         now = now_us();
                         if (r >= 0 && (now - run->last_progress_us >= PROGRESS_INTERVAL_US ||
-                                       s->frame + 1 == run->end)) {
+                                       s->frame + 1 == run->limit)) {
                                 run->last_progress_us = now;
                                 ts = video_frame_time_us(run->rate, run->scale, s->frame);
                                 report = run->progress != NULL;
@@ -286,7 +296,7 @@ static void pump_locked(struct video_run *run) {
                         pthread_mutex_lock(&run->lock);
                         run->writing = false;
                         if (r < 0) {
-                                run_fail_locked(run, r, "abnormal", "cannot write output frame %u: %s",
+                                run_fail_locked(run, NO_FRAME, r, "abnormal", "cannot write output frame %u: %s",
                                                 s->frame, strerror(-r));
                                 return;
                         }
@@ -307,7 +317,7 @@ static int slot_job_run(struct pool_job *job, void *userdata) {
 
         pthread_mutex_lock(&run->lock);
         state = s->state;
-        r = run->stop ? -ECANCELED : 0;
+        r = run->stop || s->frame >= run->limit ? -ECANCELED : 0;
         pthread_mutex_unlock(&run->lock);
         if (r < 0 || pool_job_check_cancel(job))
                 return -ECANCELED;
@@ -333,7 +343,7 @@ static void run_finalize(struct video_run *run) {
 
         pthread_mutex_lock(&run->lock);
         if (r < 0)
-                run_fail_locked(run, r, "abnormal", "cannot finish the output file: %s", strerror(-r));
+                run_fail_locked(run, NO_FRAME, r, "abnormal", "cannot finish the output file: %s", strerror(-r));
         run->elapsed_us = now_us() - run->started_us;
         pthread_mutex_unlock(&run->lock);
         run->ended(run, run->userdata);
@@ -360,10 +370,11 @@ static void slot_job_done(struct pool_job *job, void *userdata, int result, enum
         last = run->in_flight == 0 && !run->ended_called;
         if (last) {
                 run->ended_called = true;
-                if (!run->stop && run->next_write < run->end)
+                if (!run->stop && run->next_write < run->limit)
                         /* Nothing in flight yet frames left: never expected; fail loudly
                          * rather than hang. */
-                        run_fail_locked(run, -EIO, "abnormal", "the pipeline stalled at frame %u", run->next_write);
+                        run_fail_locked(run, NO_FRAME, -EIO, "abnormal", "the pipeline stalled at frame %u",
+                                        run->next_write);
         }
         pthread_mutex_unlock(&run->lock);
         if (last)
@@ -456,6 +467,7 @@ int video_run_start(const struct video_run_params *p, struct video_run **ret) {
                 run->reference_frame = p->first - 1;
         }
         run->next_decode = run->next_blend = run->next_write = p->first;
+        run->limit = p->end;
         run->started_us = run->last_progress_us = now_us();
 
         pthread_mutex_lock(&run->lock);

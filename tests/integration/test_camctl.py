@@ -96,6 +96,19 @@ class CamctlTest(camerad_test.CameradTestCase):
         self.assertRegex(out, r'INDEX\s+ID\s+NAME')
         self.assertIn('virtual:0', out)
 
+    def test_bus_selection(self):
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address,
+                   DBUS_SESSION_BUS_ADDRESS=self.address)
+        for flags in ([], ['--system'], ['--session']):
+            r = subprocess.run([CAMCTL] + flags + ['--json', 'list'], capture_output=True,
+                               env=env, timeout=30)
+            self.assertEqual(r.returncode, 0, (flags, r.stderr))
+            self.assertEqual(json.loads(r.stdout)[0]['Id'], 'virtual:0')
+        env['DBUS_SESSION_BUS_ADDRESS'] = f'unix:path={self.tmp}/no-such-bus'
+        r = subprocess.run([CAMCTL, '--session', 'list'], capture_output=True, env=env, timeout=30)
+        self.assertEqual(r.returncode, EXIT_NO_DAEMON)
+        self.assertIn(b'cannot connect to the session bus', r.stderr)
+
     def test_info_by_index_id_and_path(self):
         cam = self.json('list')[0]
         by_index = self.json('info', str(cam['index']))
@@ -262,6 +275,29 @@ class CamctlTest(camerad_test.CameradTestCase):
         self.assertEqual(os.stat(out).st_uid, NOBODY)
         # The image is nobody's: root's own session does not list it.
         self.assertNotIn(doc['id'], [p['id'] for p in self.json('pending')])
+
+    def test_wait_times_out(self):
+        self.ok('interrupt')  # background work paused: the final never comes
+        out = self.path('t.jpg')
+        t0 = time.monotonic()
+        err = self.fails(EXIT_TIMEOUT, 'photo', *SIZE, '--burst', '2', '--wait', '--timeout', '1',
+                         '-o', out)
+        self.assertLess(time.monotonic() - t0, 20)
+        self.assertIn('gave up waiting after 1 s', err)
+        with open(out, 'rb') as f:  # the proxy is there all the same
+            self.assertTrue(djpeg_decodes(f.read())[0])
+
+    def test_daemon_gone_while_waiting(self):
+        self.ok('interrupt')
+        out = self.path('g.jpg')
+        proc = subprocess.Popen([CAMCTL, f'--address={self.address}', 'photo', *SIZE, '--burst', '2',
+                                 '--wait', '-o', out], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        camerad_test.wait_until(lambda: os.path.exists(out), 20)
+        self.kill9()
+        _, err = proc.communicate(timeout=20)
+        self.assertEqual(proc.returncode, EXIT_NO_DAEMON, err)
+        # Seen by the name watch or by a poll that was under way: either says so.
+        self.assertRegex(err.decode(), r'camerad (left the bus|is not running on this bus)')
 
     def test_usage_errors(self):
         self.fails(EXIT_USAGE)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,60 @@ int bus_find_camera(const char *id_prefix, char *detail, size_t size) {
                         return r;
                 usleep(250 * 1000);
         }
+}
+
+static int camera_listed(sd_bus *bus, const char *camera, bool *ret, char *detail, size_t size) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        const char *path;
+        int r;
+
+        r = sd_bus_get_property(bus, CAMERAD_SERVICE, CAMERAD_ROOT, CAMERAD_IFACE_MANAGER, "Cameras", &e,
+                                &reply, "ao");
+        if (r < 0)
+                return report_bus_error(detail, size, "Manager.Cameras", &e, r);
+        r = sd_bus_message_enter_container(reply, 'a', "o");
+        if (r < 0)
+                return report_bus_error(detail, size, "Manager.Cameras reply", NULL, r);
+        *ret = false;
+        while ((r = sd_bus_message_read(reply, "o", &path)) > 0)
+                if (streq(path, camera))
+                        *ret = true;
+        return r < 0 ? report_bus_error(detail, size, "Manager.Cameras reply", NULL, r) : 0;
+}
+
+int bus_wait_camera_gone(const char *camera, double seconds, char *detail, size_t size) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        long long t0 = monotonic_ms(), deadline = t0 + (long long) (seconds * 1000);
+        bool listed = true;
+        int r;
+
+        r = open_bus(&bus, detail, size);
+        if (r < 0)
+                return r;
+        for (;;) {
+                r = camera_listed(bus, camera, &listed, detail, size);
+                if (r < 0)
+                        return r;
+                if (!listed || monotonic_ms() > deadline)
+                        break;
+                usleep(200 * 1000);
+        }
+        if (listed) {
+                snprintf(detail, size, "%s still in Manager.Cameras %.1f s after the unplug", camera, seconds);
+                return -ETIMEDOUT;
+        }
+
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *id = NULL;
+        r = sd_bus_get_property_string(bus, CAMERAD_SERVICE, camera, CAMERAD_IFACE_CAMERA, "Id", &e, &id);
+        if (r >= 0) {
+                snprintf(detail, size, "%s left Manager.Cameras but its object still answers (Id %s)", camera, id);
+                return -EEXIST;
+        }
+        snprintf(detail, size, "%s gone from Manager.Cameras after %lld ms; its object answers %s", camera,
+                 monotonic_ms() - t0, e.name ? e.name : strerror(-r));
+        return 0;
 }
 
 static int record_start(struct test_session *s, const char *file, char **ret_id, char *detail, size_t size) {
@@ -235,8 +290,8 @@ int bus_check_streamon_error(const char *devnode, const char *camera, const char
                 return r;
         }
         r = test_session_call(&s, "Start", &e);
-        /* The flag is consumed by the failed STREAMON; clear the control so later checks
-         * stream again whatever happened here. */
+        /* A button in vivid: the failed STREAMON consumes it. Were it a boolean (another
+         * kernel), clear it so that later checks stream again. */
         (void) v4l2_set_control(devnode, "inject_vidioc_streamon_error", 0, control, sizeof control);
         if (r >= 0) {
                 snprintf(detail, size, "Start succeeded although STREAMON was made to fail");

@@ -10,6 +10,10 @@
 /* Waits up to 20 s for a camera whose Id starts with id_prefix; detail = its object path. */
 int bus_find_camera(const char *id_prefix, char *detail, size_t size);
 
+/* Waits up to `seconds` for camera to leave Manager.Cameras and its object to vanish
+ * (hot-unplug). */
+int bus_wait_camera_gone(const char *camera, double seconds, char *detail, size_t size);
+
 /* A video session with preview (+ video when record_file is set) at fourcc/width x height:
  * reads the preview socket for `seconds` and checks that whole Y4M frames of that size
  * arrive; records to record_file meanwhile. */

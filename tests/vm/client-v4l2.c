@@ -314,6 +314,11 @@ int v4l2_set_control(const char *devnode, const char *name, int32_t value, char 
                 snprintf(detail, detail_size, "%s has no control named %s", devnode, name);
                 return (int) id;
         }
+        if (type == V4L2_CTRL_TYPE_BUTTON && value == 0) {
+                /* Pressing again would re-arm what the button triggers. */
+                snprintf(detail, detail_size, "%s (0x%08x) is a button: not pressed", name, (uint32_t) id);
+                return 0;
+        }
         if (type == V4L2_CTRL_TYPE_BOOLEAN || type == V4L2_CTRL_TYPE_INTEGER) {
                 /* The control framework only calls the driver when the value changes. */
                 r = set_ext_control(fd, (uint32_t) id, value == 0 ? 1 : 0);
@@ -326,6 +331,17 @@ int v4l2_set_control(const char *devnode, const char *name, int32_t value, char 
         if (r < 0) {
                 snprintf(detail, detail_size, "S_EXT_CTRLS %s=%d: %s", name, value, strerror(-r));
                 return r;
+        }
+        if (type != V4L2_CTRL_TYPE_BUTTON) {
+                struct v4l2_ext_control c = { .id = (uint32_t) id };
+                struct v4l2_ext_controls cs = { .which = V4L2_CTRL_WHICH_CUR_VAL, .count = 1, .controls = &c };
+
+                r = xioctl(fd, VIDIOC_G_EXT_CTRLS, &cs);
+                if (r < 0 || c.value != value) {
+                        snprintf(detail, detail_size, "%s reads back %d (%s) after setting %d", name, c.value,
+                                 r < 0 ? strerror(-r) : "ok", value);
+                        return r < 0 ? r : -EIO;
+                }
         }
         snprintf(detail, detail_size, "%s (0x%08x) set to %d", name, (uint32_t) id, value);
         return 0;

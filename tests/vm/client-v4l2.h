@@ -27,8 +27,8 @@ int64_t v4l2_find_control(int fd, const char *name, uint32_t *ret_type);
 int v4l2_control_exists(const char *devnode, const char *name, char *detail, size_t detail_size);
 
 /* Sets the named control on devnode. Boolean and integer controls are first set to another
- * value so the driver's s_ctrl runs even when the cached value already equals value;
- * buttons are pressed. */
+ * value so the driver's s_ctrl runs even when the cached value already equals value, and
+ * read back. Buttons are pressed for any value but 0. */
 int v4l2_set_control(const char *devnode, const char *name, int32_t value, char *detail,
                      size_t detail_size);
 

@@ -24,6 +24,7 @@ static int usage(void) {
                 "       vivid-client has-controls DEV NAME...\n"
                 "       vivid-client set-control DEV NAME VALUE\n"
                 "       vivid-client find-camera ID-PREFIX\n"
+                "       vivid-client wait-camera-gone CAMERA SECONDS\n"
                 "       vivid-client session CAMERA FOURCC WxH SECONDS [RECORD-FILE]\n"
                 "       vivid-client fault-dropped DEV CAMERA FOURCC WxH SECONDS\n"
                 "       vivid-client fault-streamon DEV CAMERA FOURCC WxH\n"
@@ -94,6 +95,10 @@ int main(int argc, char *argv[]) {
         }
         if (streq(cmd, "find-camera") && argc == 3) {
                 r = bus_find_camera(argv[2], detail, sizeof detail);
+                return finish(r, detail);
+        }
+        if (streq(cmd, "wait-camera-gone") && argc == 4) {
+                r = bus_wait_camera_gone(argv[2], strtod(argv[3], NULL), detail, sizeof detail);
                 return finish(r, detail);
         }
         if (streq(cmd, "session") && (argc == 6 || argc == 7)) {

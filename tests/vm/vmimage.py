@@ -29,9 +29,9 @@ def _newest(paths):
     return sorted(paths, key=os.path.getmtime)[-1] if paths else None
 
 
-def fetch_kernel(cache_dir):
-    """Returns (vmlinuz, modules_dir). Downloads linux-image-amd64 and the versioned
-    linux-image-6.1.0-N-amd64 it depends on into cache_dir once; later runs reuse them."""
+def download_kernel(cache_dir):
+    """The linux-image-6.1.0-N-amd64 .deb that linux-image-amd64 depends on, downloaded
+    with apt-get into cache_dir once; later runs reuse both .debs (same kernel, offline)."""
     os.makedirs(cache_dir, exist_ok=True)
     meta = _newest(glob.glob(os.path.join(cache_dir, "linux-image-amd64_*.deb")))
     if not meta:
@@ -54,20 +54,40 @@ def fetch_kernel(cache_dir):
         image = _newest(glob.glob(os.path.join(cache_dir, f"{package}_*.deb")))
         if not image:
             raise VmError(f"apt-get download {spec} left no .deb")
+    return image
 
+
+def prepare_kernel(cache_dir, wanted):
+    """Returns (vmlinuz, [(module name, .ko path)] in insmod order). Only the kernel and
+    the modules needed are kept out of the package (all of it is 400 MB unpacked)."""
+    image = download_kernel(cache_dir)
     root = os.path.join(cache_dir, os.path.basename(image)[:-4])
-    if not os.path.exists(os.path.join(root, ".extracted")):
+    marker = os.path.join(root, ".complete")
+    key = " ".join(wanted)
+    if not os.path.exists(marker) or open(marker).read() != key:
         shutil.rmtree(root, ignore_errors=True)
-        tmp = root + ".tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        run(["dpkg-deb", "-x", image, tmp])
-        os.rename(tmp, root)
-        open(os.path.join(root, ".extracted"), "w").close()
-    vmlinuz = _newest(glob.glob(os.path.join(root, "boot", "vmlinuz-*")))
-    modules = glob.glob(os.path.join(root, "lib", "modules", "*"))
-    if not vmlinuz or len(modules) != 1:
-        raise VmError(f"{image} has no vmlinuz or not exactly one modules directory")
-    return vmlinuz, modules[0]
+        unpacked = root + ".unpacked"
+        shutil.rmtree(unpacked, ignore_errors=True)
+        run(["dpkg-deb", "-x", image, unpacked])
+        vmlinuz = _newest(glob.glob(os.path.join(unpacked, "boot", "vmlinuz-*")))
+        modules_dirs = glob.glob(os.path.join(unpacked, "lib", "modules", "*"))
+        if not vmlinuz or len(modules_dirs) != 1:
+            raise VmError(f"{image} has no vmlinuz or not exactly one modules directory")
+        order = module_load_order(modules_dirs[0], wanted)
+        os.makedirs(os.path.join(root, "modules"))
+        shutil.copy(vmlinuz, os.path.join(root, "vmlinuz"))
+        for name, path in order:
+            # Decompressed here: busybox insmod may not read .ko.xz.
+            with open(os.path.join(root, "modules", f"{name}.ko"), "wb") as f:
+                f.write(_read_module(path))
+        with open(os.path.join(root, "order"), "w") as f:
+            f.write("".join(f"{name}\n" for name, _ in order))
+        shutil.rmtree(unpacked)
+        with open(marker, "w") as f:
+            f.write(key)
+    names = open(os.path.join(root, "order")).read().split()
+    return (os.path.join(root, "vmlinuz"),
+            [(n, os.path.join(root, "modules", f"{n}.ko")) for n in names])
 
 
 # ---- modules --------------------------------------------------------------------------

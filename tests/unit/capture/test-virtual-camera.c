@@ -9,6 +9,8 @@
 #include "shared/macro.h"
 #include "test-util.h"
 
+/* The lower bounds of the pacing checks measure speed, which valgrind's emulation does not
+ * have; under it they only ask for frames to arrive (memory is what is checked there). */
 #if HAVE_VALGRIND_VALGRIND_H
 #include <valgrind/valgrind.h>
 static bool running_on_valgrind(void) {
@@ -174,14 +176,14 @@ static void test_camera(void) {
         double elapsed = test_now() - t0;
         fprintf(stderr, "NV12 640x480@30: %u frames in %.2f s, noise sigma %.2f\n", c.frames, elapsed,
                 c.sigma_n ? c.sigma_sum / c.sigma_n : 0);
-        check(c.frames >= 20 && c.frames <= 36);
+        check(c.frames >= (running_on_valgrind() ? 1 : 20) && c.frames <= 36);
         check(c.ordered);
         check(c.sigma_n > 0 && c.sigma_sum / c.sigma_n > 5.5 && c.sigma_sum / c.sigma_n < 8.0);
 
         /* 10 fps pacing. */
         run_camera(d, V4L2_PIX_FMT_YUYV, 320, 240, 10, 1.0, false, &c);
         fprintf(stderr, "YUYV 320x240@10: %u frames\n", c.frames);
-        check(c.frames >= 7 && c.frames <= 12);
+        check(c.frames >= (running_on_valgrind() ? 1 : 7) && c.frames <= 12);
         check(c.ordered);
 
         /* Noise off: the delivered frames are exactly the clean scene of their timestamp. */
@@ -195,9 +197,7 @@ static void test_camera(void) {
         check_ok(camera_device_virtual_set_noise(d, VIRTUAL_SENSOR_NOISE_SIGMA));
         run_camera(d, V4L2_PIX_FMT_NV12, 1920, 1080, 30, 1.0, false, &c);
         fprintf(stderr, "NV12 1920x1080@30: %u frames\n", c.frames);
-        /* A speed check: meaningless under valgrind's emulation, which still checks memory. */
-        if (!running_on_valgrind())
-                check(c.frames >= 20 && c.frames <= 36);
+        check(c.frames >= (running_on_valgrind() ? 1 : 20) && c.frames <= 36);
 
         camera_device_free(d);
 }

@@ -79,6 +79,65 @@ static enum pool_cancel cancel_countdown(void *data) {
         return --cancel_after <= 0 ? POOL_CANCEL_INTERRUPT : POOL_CANCEL_NONE;
 }
 
+/* The same claim on the YUYV path (4:2:2 planes). */
+static void test_yuyv(void) {
+        size_t luma = (size_t) W * H, chroma = luma / 2, packed = luma * 2;
+        uint8_t *yuyv = malloc(packed), *clean = malloc(packed), *clean_y = malloc(luma);
+        uint8_t *store = malloc((luma + 2 * chroma) * 4);
+        struct image_burst_frame frames[4];
+        struct virtual_sensor *s;
+        struct pipeline_request req;
+        struct pipeline_result res = {};
+        struct jpeg_encoder *enc;
+        struct jpeg_buffer proxy = {};
+        double proxy_psnr, final_psnr;
+
+        check(yuyv && clean && clean_y && store);
+        check_ok(virtual_sensor_new(V4L2_PIX_FMT_YUYV, W, H, VIRTUAL_SENSOR_NOISE_SIGMA, &s));
+        for (int f = 0; f < 4; f++) {
+                uint8_t *y = store + (luma + 2 * chroma) * f, *cb = y + luma, *cr = cb + chroma;
+                virtual_sensor_render(s, 1000000 + (uint64_t) f * FRAME_INTERVAL_US, yuyv);
+                for (size_t i = 0; i < luma / 2; i++) {
+                        y[2 * i] = yuyv[4 * i];
+                        cb[i] = yuyv[4 * i + 1];
+                        y[2 * i + 1] = yuyv[4 * i + 2];
+                        cr[i] = yuyv[4 * i + 3];
+                }
+                frames[f] = (struct image_burst_frame) { y, cb, cr };
+        }
+        virtual_sensor_render_clean(s, 1000000 + 3 * FRAME_INTERVAL_US, clean);
+        for (size_t i = 0; i < luma; i++)
+                clean_y[i] = clean[2 * i];
+
+        check_ok(jpeg_encoder_new(&enc));
+        {
+                struct yuv_planes view = {
+                        .width = W, .height = H, .subsamp = YUV_SUBSAMP_422,
+                        .plane = { frames[3].y, frames[3].cb, frames[3].cr },
+                        .stride = { W, W / 2, W / 2 },
+                };
+                check_ok(jpeg_encode_planes(enc, &view, 95, &proxy));
+        }
+        proxy_psnr = jpeg_luma_psnr(proxy.data, proxy.size, clean_y);
+        req = (struct pipeline_request) {
+                .width = W, .height = H, .chroma = IMAGE_CHROMA_422, .n_frames = 4, .frames = frames,
+                .quality = 95, .camera_make = "TestMake",
+        };
+        check_ok(image_pipeline_run(&req, &res));
+        final_psnr = jpeg_luma_psnr(res.jpeg, res.size, clean_y);
+        printf("YUYV 4:2:2: luma PSNR proxy %.2f dB, final %.2f dB (gain %.2f dB)\n", proxy_psnr, final_psnr,
+               final_psnr - proxy_psnr);
+        check(final_psnr - proxy_psnr >= 3.0);
+        free(res.jpeg);
+        jpeg_buffer_done(&proxy);
+        jpeg_encoder_free(enc);
+        virtual_sensor_free(s);
+        free(yuyv);
+        free(clean);
+        free(clean_y);
+        free(store);
+}
+
 int main(void) {
         setvbuf(stdout, NULL, _IOLBF, 0);
         struct virtual_sensor *s;
@@ -161,5 +220,6 @@ int main(void) {
         virtual_sensor_free(s);
         free(nv12);
         free(clean);
+        test_yuyv();
         return 0;
 }

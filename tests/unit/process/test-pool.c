@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #include "process-test.h"
@@ -70,6 +71,9 @@ static struct process_config config_with(unsigned hp, unsigned lp, enum exec_mod
         c.concurrency[EXEC_MODE_BALANCED] = 1;
         c.concurrency[EXEC_MODE_LOW_POWER] = lp;
         c.default_mode = mode;
+        /* Idle-class workers starve on a busy machine; timing tests run them normally and
+         * test_sched_policy() checks the idle class on its own. */
+        c.low_power_sched_idle = false;
         return c;
 }
 
@@ -145,23 +149,32 @@ static void test_resize(void) {
         struct worker_pool *p;
         struct log l;
         struct fake jobs[40];
+        double t0;
 
         log_init(&l);
         check_ok(pool_new(&c, &p));
         for (int i = 0; i < 40; i++) {
-                jobs[i] = (struct fake) { &l, i, 5, NULL };
+                jobs[i] = (struct fake) { &l, i, 8, NULL };
                 check_ok(pool_submit(p, &fake_ops, &jobs[i], POOL_PRIORITY_BACKGROUND, (uint64_t) i, 0, NULL));
         }
         test_sleep_ms(12);
         check(atomic_load(&l.max_running) == 1);
         check_ok(pool_set_mode(p, EXEC_MODE_HIGH_PERFORMANCE));
-        test_sleep_ms(30);
+        t0 = test_now();
+        while (atomic_load(&l.max_running) < 4 && test_now() - t0 < 5)
+                test_sleep_ms(1);
         check(atomic_load(&l.max_running) == 4);
         check_ok(pool_set_mode(p, EXEC_MODE_LOW_POWER));
-        test_sleep_ms(20); /* surplus workers finish their job and leave */
-        atomic_store(&l.max_running, 0);
-        test_sleep_ms(20);
-        check(atomic_load(&l.max_running) == 1);
+        /* Surplus workers finish their job and leave: soon a whole window sees one at a
+         * time (timing-tolerant for loaded machines). */
+        t0 = test_now();
+        for (;;) {
+                atomic_store(&l.max_running, 0);
+                test_sleep_ms(20);
+                if (atomic_load(&l.max_running) == 1)
+                        break;
+                check(test_now() - t0 < 5);
+        }
         check_ok(pool_wait_idle(p, 10000000));
         check(l.n_done == 40);
         for (int i = 0; i < 40; i++)
@@ -211,10 +224,67 @@ static void test_cancel_and_timeout(void) {
         check(l.done_reason[10] == POOL_CANCEL_SHUTDOWN && l.done_reason[11] == POOL_CANCEL_SHUTDOWN);
 }
 
+struct policy_probe {
+        atomic_int policy_at_start, policy_after_check;
+        atomic_bool promoted, started;
+};
+
+static int probe_run(struct pool_job *job, void *userdata) {
+        struct policy_probe *pr = userdata;
+        struct sched_param sp;
+        int policy;
+
+        check(pthread_getschedparam(pthread_self(), &policy, &sp) == 0);
+        pr->policy_at_start = policy;
+        pr->started = true;
+        while (!pr->promoted)
+                test_sleep_ms(1);
+        check(pool_job_check_cancel(job) == POOL_CANCEL_NONE);
+        check(pthread_getschedparam(pthread_self(), &policy, &sp) == 0);
+        pr->policy_after_check = policy;
+        return 0;
+}
+
+static void probe_done(struct pool_job *job, void *userdata, int result, enum pool_cancel reason) {
+        check(result == 0 && reason == POOL_CANCEL_NONE);
+}
+
+static const struct pool_job_ops probe_ops = { probe_run, probe_done };
+
+/* Low-power background work runs at SCHED_IDLE; promoted to requested it leaves the idle
+ * class at its next check (allowed here: the tests run as root or with CAP_SYS_NICE; as
+ * another user the pool logs a warning and the job stays idle-class). */
+static void test_sched_policy(void) {
+        struct process_config c = config_with(2, 1, EXEC_MODE_LOW_POWER);
+        struct policy_probe bg = {}, req = {};
+        struct worker_pool *p;
+        uint64_t id;
+
+        c.low_power_sched_idle = true;
+        check_ok(pool_new(&c, &p));
+        check_ok(pool_submit(p, &probe_ops, &bg, POOL_PRIORITY_BACKGROUND, 0, 0, &id));
+        while (!bg.started)
+                test_sleep_ms(1);
+        check(bg.policy_at_start == SCHED_IDLE);
+        check_ok(pool_job_promote(p, id));
+        bg.promoted = true;
+        check_ok(pool_wait_idle(p, 60000000));
+        if (geteuid() == 0)
+                check(bg.policy_after_check == SCHED_OTHER);
+
+        req.promoted = true;
+        check_ok(pool_submit(p, &probe_ops, &req, POOL_PRIORITY_REQUESTED, 0, 0, NULL));
+        check_ok(pool_wait_idle(p, 60000000));
+        if (geteuid() == 0)
+                check(req.policy_at_start == SCHED_OTHER);
+        pool_unref(p);
+}
+
 int main(void) {
         test_order();
         test_preempt();
         test_resize();
         test_cancel_and_timeout();
+        test_sched_policy();
         return 0;
 }

@@ -14,12 +14,14 @@ static void test_defaults(void) {
         check(c.job_timeout_seconds == 60);
         check(c.default_mode == EXEC_MODE_BALANCED);
         check(c.max_retries == 3);
+        check(c.low_power_sched_idle);
 }
 
 static void test_good(void) {
         const char *json = "{ \"concurrency\": { \"high-performance\": 8, \"low-power\": 2 },"
                            "  \"quota_bytes\": 1048576, \"job_timeout_seconds\": 5,"
-                           "  \"default_mode\": \"low-power\", \"max_retries\": 0 }";
+                           "  \"default_mode\": \"low-power\", \"max_retries\": 0,"
+                           "  \"low_power_sched_idle\": false }";
         struct process_config c, d;
         char *error = NULL;
 
@@ -33,6 +35,7 @@ static void test_good(void) {
         check(c.job_timeout_seconds == 5);
         check(c.default_mode == EXEC_MODE_LOW_POWER);
         check(c.max_retries == 0);
+        check(!c.low_power_sched_idle);
 }
 
 static void expect_bad(const char *json, const char *key) {
@@ -61,6 +64,7 @@ static void test_bad(void) {
         expect_bad("{\"concurrency\": {\"balanced\": 0}}", "concurrency.balanced");
         expect_bad("{\"concurrency\": {\"low-power\": \"1\"}}", "concurrency.low-power");
         expect_bad("[1, 2]", "object");
+        expect_bad("{\"low_power_sched_idle\": 1}", "low_power_sched_idle");
         expect_bad("{\"quota_bytes\": ", "JSON");
 }
 

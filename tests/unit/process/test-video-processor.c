@@ -3,6 +3,7 @@
  * bad inputs, and the pending list across a re-created processor. */
 #include <sys/socket.h>
 
+#include "media/avi-reader.h"
 #include "media/avi-writer.h"
 #include "media/jpeg.h"
 #include "shared/log.h"
@@ -194,6 +195,62 @@ static void test_bad_inputs(struct vt_env *env, const char *dir, const char *goo
         video_processor_free(vp);
 }
 
+/* Damage that the reader tolerates: a file cut in the middle of its frames keeps the complete
+ * ones; a frame whose JPEG data is garbage stops the run with "process", leaving a playable
+ * output of the frames before it. */
+static void test_damaged(struct vt_env *env, const char *dir, const char *good) {
+        struct vt_events ev = {};
+        struct video_processor *vp;
+        struct video_stream_info *streams;
+        struct video_info info;
+        struct stat st;
+        char *cut = vt_path(dir, "cut.avi"), *bad = vt_path(dir, "badframe.avi"), *out = vt_path(dir, "damaged-out.avi");
+        size_t n;
+        int fd;
+
+        check(video_processor_new(env->state_dir, 1005, env->pool, env->mailbox, &vt_callbacks, &ev, &vp) >= 0);
+        check(stat(good, &st) == 0);
+        vt_sh("head -c %lld '%s' > '%s'", (long long) st.st_size * 6 / 10, good, cut);
+        fd = vt_open(cut, O_RDONLY);
+        check_r(video_processor_prepare(vp, "cut", fd, &streams, &n), 0);
+        close(fd);
+        printf("cut at 60%%: %u of 40 frames are whole\n", streams[0].frames);
+        check(streams[0].frames > 10 && streams[0].frames < 40);
+        uint32_t whole = streams[0].frames;
+        free(streams);
+        check(vt_setup(vp, "cut", cut, out, "{}") == whole);
+        check_r(video_processor_process(vp, "cut", 0), 0);
+        check(vt_wait(env, vp, &ev, &ev.done, 0, 30));
+        check(ev.last_done.frames == whole && vt_ffprobe_frames(out) == (long) whole);
+
+        /* Frame 10's data overwritten: the header still says it is there. */
+        {
+                struct avi_reader *r;
+                uint64_t offset;
+                uint32_t size;
+                fd = vt_open(good, O_RDONLY);
+                check(avi_reader_open(fd, &r, NULL, 0) >= 0);
+                check(avi_reader_frame_location(r, 10, &offset, &size) >= 0);
+                avi_reader_free(r);
+                close(fd);
+                vt_sh("cp '%s' '%s' && head -c %u /dev/zero | dd of='%s' bs=1 seek=%llu conv=notrunc status=none",
+                      good, bad, size, bad, (unsigned long long) offset);
+        }
+        check(vt_setup(vp, "badframe", bad, out, "{}") == 40);
+        check_r(video_processor_process(vp, "badframe", 0), 0);
+        check(vt_wait(env, vp, &ev, &ev.errors, 0, 30));
+        printf("garbage frame: %s: %s\n", ev.last_error_code, ev.last_error_message);
+        check(streq(ev.last_error_id, "badframe") && streq(ev.last_error_code, "process"));
+        check(strstr(ev.last_error_message, "frame 10"));
+        check_r(video_processor_get_info(vp, "badframe", &info), 0);
+        check(info.state == VIDEO_STATE_ERROR && info.frames_done == 10 && info.error);
+        check(vt_ffprobe_frames(out) == 10);
+        video_processor_free(vp);
+        free(cut);
+        free(bad);
+        free(out);
+}
+
 static void test_order(struct vt_env *env, const char *dir, const char *in) {
         struct vt_events ev = {};
         struct video_processor *vp;
@@ -371,6 +428,7 @@ int main(void) {
         test_flow(&env, dir, vga, "vga", 640, 480, 30, 30);
         test_flow(&env, dir, hd, "hd", 1280, 720, 24, 24);
         test_bad_inputs(&env, dir, small);
+        test_damaged(&env, dir, small);
         test_order(&env, dir, small);
         test_persistence(&env, dir, small);
         vt_env_done(&env);

@@ -11,7 +11,7 @@
 #include "shared/log.h"
 #include "test-video-util.h"
 
-#define FRAMES 150
+#define FRAMES 120
 #define RATE 24
 #define UID 2000
 

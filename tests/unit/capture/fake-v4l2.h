@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture/v4l2-ops.h"
+
+/* A scripted fake V4L2 device behind the ops table. */
+
+#define FAKE_FD 1000
+#define FAKE_W 640
+#define FAKE_H 480
+#define FAKE_PAD 64 /* row padding, so the engine must repack rows */
+
+enum action {
+        ACT_FRAME,        /* poll: POLLIN; DQBUF: a filled buffer */
+        ACT_POLL_EINTR,   /* poll fails with EINTR */
+        ACT_DQBUF_EINTR,  /* poll: POLLIN; DQBUF: EINTR once, then a buffer */
+        ACT_DQBUF_EAGAIN, /* poll: POLLIN; DQBUF: EAGAIN */
+        ACT_DQBUF_ENODEV, /* poll: POLLIN; DQBUF: ENODEV */
+        ACT_POLLERR,      /* poll: POLLERR|POLLHUP */
+        ACT_ERROR_BUFFER, /* poll: POLLIN; DQBUF: a buffer flagged V4L2_BUF_FLAG_ERROR */
+};
+
+struct fake {
+        pthread_mutex_t lock;
+        /* device description */
+        uint32_t caps;
+        bool nv12_native, nv12_emulated, yuyv;
+        unsigned reqbufs_count;
+        int streamon_error;
+        /* script */
+        enum action script[64];
+        unsigned n_script, next;
+        bool dqbuf_eintr_pending;
+        enum action current;
+        /* state */
+        int open_count;
+        unsigned n_buffers, n_mapped;
+        void *maps[8];
+        size_t buf_len;
+        int queue[8];
+        unsigned n_queued;
+        bool streaming;
+        unsigned frames_made;
+        uint32_t fmt_fourcc;
+        int reqbufs_zero_calls;
+};
+
+extern struct fake fake;
+
+/* Back to a streaming capture device with YUYV (native) and NV12 (emulated). */
+void fake_reset(void);
+/* The actions the next polls play, in order. */
+void fake_script(const enum action *a, unsigned n);
+
+extern const struct v4l2_ops fake_ops;
