@@ -13,23 +13,14 @@
 #include "bus/polkit.h"
 #include "bus/session.h"
 #include "capture/camera-device.h"
-#ifdef HAVE_VIDEO_MONITOR
 #include "capture/video-monitor.h"
-#endif
 #include "process/process-config.h"
 #include "shared/log.h"
 #include "shared/mailbox.h"
 
-/* Set by meson once helper busproc's sources are in the build. */
-#ifdef HAVE_PROCESS_SESSIONS
 #include "bus/image-process.h"
 #include "bus/user-context.h"
 #include "bus/video-process.h"
-#define HAVE_USER_CONTEXT 1
-#else
-#define HAVE_USER_CONTEXT 0
-#define HAVE_PROCESS_SESSIONS 0
-#endif
 
 #define MANAGER_INTERFACE CAMERAD_INTERFACE_PREFIX "Manager"
 #define MAX_SESSIONS_PER_CLIENT 8
@@ -61,9 +52,7 @@ struct manager *manager_free(struct manager *m) {
         /* Sessions first: they stop the capture threads and release the cameras. */
         while (m->sessions)
                 session_release(m->sessions);
-#if HAVE_USER_CONTEXT
         user_contexts_free(m);
-#endif
         /* Letters posted by threads that are now joined; their callbacks free them. */
         if (m->mailbox)
                 mailbox_dispatch(m->mailbox);
@@ -74,9 +63,7 @@ struct manager *manager_free(struct manager *m) {
         sd_event_source_disable_unref(m->idle_timer);
         sd_event_source_disable_unref(m->mailbox_source);
         sd_event_source_disable_unref(m->monitor_source);
-#ifdef HAVE_VIDEO_MONITOR
         video_monitor_free(m->monitor);
-#endif
         if (m->bus) {
                 sd_bus_flush(m->bus);
                 sd_bus_flush_close_unref(m->bus);
@@ -104,9 +91,7 @@ void manager_session_running_changed(struct manager *m, bool running) {
         }
         if (was != manager_capture_active(m)) {
                 log_debug("Capture %s", manager_capture_active(m) ? "active" : "idle");
-#if HAVE_USER_CONTEXT
                 user_contexts_set_capture_active(m, manager_capture_active(m));
-#endif
         }
 }
 
@@ -128,10 +113,8 @@ void manager_emit_cameras_changed(struct manager *m) {
 static bool manager_busy(struct manager *m) {
         if (m->sessions)
                 return true;
-#if HAVE_USER_CONTEXT
         if (user_contexts_busy(m))
                 return true;
-#endif
         return false;
 }
 
@@ -236,18 +219,15 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Cameras", "ao", property_get_cameras, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("CreateSession", SD_BUS_ARGS("s", mode), SD_BUS_RESULT("o", session),
                                 method_create_session, SD_BUS_VTABLE_UNPRIVILEGED),
-#if HAVE_PROCESS_SESSIONS
         SD_BUS_METHOD_WITH_ARGS("GetImageProcessSession", SD_BUS_NO_ARGS, SD_BUS_RESULT("o", session),
                                 bus_image_process_get, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetVideoProcessSession", SD_BUS_NO_ARGS, SD_BUS_RESULT("o", session),
                                 bus_video_process_get, SD_BUS_VTABLE_UNPRIVILEGED),
-#endif
         SD_BUS_VTABLE_END,
 };
 
 /* ---- cameras ------------------------------------------------------------------------ */
 
-#ifdef HAVE_VIDEO_MONITOR
 static struct camera *find_camera_by_node(struct manager *m, const char *devnode) {
         for (struct camera *c = m->cameras; c; c = c->next)
                 if (streq(camera_device_get_info(c->device)->device_path, devnode))
@@ -312,37 +292,10 @@ static int start_v4l2(struct manager *m) {
         return 0;
 }
 
-#else
-/* Without capture's monitor: probe the nodes present at start, no hot-plug. */
-static int start_v4l2(struct manager *m) {
-        for (unsigned k = 0; k < 64; k++) {
-                char node[32];
-                struct camera_device *dev;
-                int r;
-
-                snprintf(node, sizeof node, "/dev/video%u", k);
-                if (access(node, F_OK) < 0)
-                        continue;
-                r = camera_device_new_v4l2(node, NULL, &dev);
-                if (r == -ENOTSUP)
-                        continue;
-                if (r < 0) {
-                        log_warning_errno(r, "Skipping %s: cannot probe it: %m", node);
-                        continue;
-                }
-                r = camera_add(m, dev, NULL);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-#endif
 
 void manager_rescan_devices(struct manager *m) {
-#ifdef HAVE_VIDEO_MONITOR
         if (m->monitor)
                 (void) video_monitor_scan(m->monitor);
-#endif
 }
 
 static unsigned count_v4l2_cameras(struct manager *m) {
@@ -411,11 +364,9 @@ int manager_start(struct manager *m, unsigned n_virtual_cameras, bool virtual_gi
         if (r < 0)
                 return r;
 
-#if HAVE_USER_CONTEXT
         r = user_contexts_load(m);
         if (r < 0)
                 return log_error_errno(r, "Cannot resume the pending processing work");
-#endif
 
         if (m->idle_exit_usec > 0) {
                 r = sd_event_add_time_relative(m->event, &m->idle_timer, CLOCK_MONOTONIC,

@@ -58,7 +58,7 @@ int output_new(struct session *s, enum output_kind kind, const struct output_pro
 
         r = sd_bus_add_object_vtable(s->manager->bus, &o->slot, o->path, OUTPUT_INTERFACE,
                                      output_vtable, o);
-        if (r >= 0 && output_kind_vtable(kind))
+        if (r >= 0)
                 r = sd_bus_add_object_vtable(s->manager->bus, &o->kind_slot, o->path,
                                              output_kind_interface(kind), output_kind_vtable(kind), o);
         if (r < 0) {

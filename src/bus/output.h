@@ -13,6 +13,7 @@ struct preview_sink;
 struct frame_ring;
 struct recorder;
 struct photo_wait;
+struct photo_job;
 
 /* An output at <session>/output/<k>: org.camerad.Camera1.Output plus the kind's own
  * interface. Created by Session.CreateOutput, freed with its session. */
@@ -31,6 +32,7 @@ struct output {
         struct frame_ring *ring;        /* photo: while running */
         struct recorder *recorder;      /* video: between StartRecording and StopRecording */
         struct photo_wait *photo_waits; /* photo: Capture calls waiting for a first frame */
+        struct photo_job *photo_jobs;   /* photo: bursts being stored by their threads */
         char video_id[IMAGE_ID_LEN + 1];
         bool video_deferred;
 };

@@ -1,22 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 #include <assert.h>
 #include <stdlib.h>
-#include <time.h>
-#include <linux/videodev2.h>
 
 #include "bus/bus-errors.h"
 #include "bus/bus-util.h"
 #include "bus/camera.h"
-#include "bus/image-process.h"
 #include "bus/manager.h"
 #include "bus/output-engines.h"
+#include "bus/photo-store.h"
 #include "bus/session.h"
 #include "bus/user-context.h"
 #include "capture/frame-ring.h"
 #include "process/image-processor.h"
 #include "shared/log.h"
 
-#define PHOTO_INTERFACE CAMERAD_INTERFACE_PREFIX "PhotoOutput"
 #define PHOTO_DEFAULT_QUALITY 95u
 #define PHOTO_DEFAULT_BURST 4u
 /* Right after Start the ring may not hold a whole burst yet: Capture waits up to
@@ -98,95 +95,11 @@ static int photo_wait_new(struct output *o, sd_bus_message *m, size_t burst) {
         return 0;
 }
 
-/* Splits a captured frame into the tightly packed planes the image processor takes. */
-static uint8_t *frame_to_planes(const struct frame *f, struct image_burst_frame *out) {
-        unsigned w = f->width, h = f->height, cw = w / 2;
-        bool nv12 = f->fourcc == V4L2_PIX_FMT_NV12;
-        unsigned ch = nv12 ? h / 2 : h;
-        uint8_t *buf = malloc((size_t) w * h + 2 * (size_t) cw * ch);
-        uint8_t *y, *cb, *cr;
-
-        if (!buf)
-                return NULL;
-        y = buf;
-        cb = y + (size_t) w * h;
-        cr = cb + (size_t) cw * ch;
-
-        if (nv12) {
-                const uint8_t *uv = f->data + (size_t) f->stride * h;
-                for (unsigned row = 0; row < h; row++)
-                        memcpy(y + (size_t) row * w, f->data + (size_t) row * f->stride, w);
-                for (unsigned row = 0; row < ch; row++) {
-                        const uint8_t *src = uv + (size_t) row * f->stride;
-                        for (unsigned x = 0; x < cw; x++) {
-                                cb[(size_t) row * cw + x] = src[2 * x];
-                                cr[(size_t) row * cw + x] = src[2 * x + 1];
-                        }
-                }
-        } else {
-                for (unsigned row = 0; row < h; row++) {
-                        const uint8_t *src = f->data + (size_t) row * f->stride;
-                        for (unsigned x = 0; x < cw; x++) {
-                                y[(size_t) row * w + 2 * x] = src[4 * x];
-                                cb[(size_t) row * cw + x] = src[4 * x + 1];
-                                y[(size_t) row * w + 2 * x + 1] = src[4 * x + 2];
-                                cr[(size_t) row * cw + x] = src[4 * x + 3];
-                        }
-                }
-        }
-        *out = (struct image_burst_frame) { .y = y, .cb = cb, .cr = cr };
-        return buf;
-}
-
-static int photo_store(struct output *o, struct frame **frames, size_t n, uint32_t quality,
-                       bool deferred, char id[static IMAGE_ID_LEN + 1], sd_bus_error *error) {
-        struct session *s = o->session;
-        const struct camera_device_info *info = camera_device_get_info(s->input->device);
-        struct image_burst_frame planes[FRAME_RING_MAX] = {};
-        uint8_t *buffers[FRAME_RING_MAX] = {};
-        struct user_context *u;
-        struct timespec ts;
-        int r;
-
-        r = user_context_get(s->manager, s->owner_uid, &u);
-        if (r < 0)
-                return bus_error_set_fatal(error, r, "cannot open the caller's image store");
-
-        for (size_t i = 0; i < n; i++) {
-                buffers[i] = frame_to_planes(frames[i], &planes[i]);
-                if (!buffers[i]) {
-                        r = bus_error_set_fatal(error, -ENOMEM, "cannot copy the burst");
-                        goto finish;
-                }
-        }
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        struct image_burst burst = {
-                .width = frames[0]->width,
-                .height = frames[0]->height,
-                .chroma = frames[0]->fourcc == V4L2_PIX_FMT_NV12 ? IMAGE_CHROMA_420 : IMAGE_CHROMA_422,
-                .n_frames = n,
-                .frames = planes,
-                .quality = quality,
-                .deferred = deferred,
-                .capture_realtime_us = (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000,
-                .camera_make = info->driver,
-                .camera_model = info->name,
-        };
-        r = image_processor_add(user_context_images(u), &burst, id);
-        if (r < 0)
-                r = bus_error_set_fatal(error, r, "cannot store the photo");
-finish:
-        for (size_t i = 0; i < n; i++)
-                free(buffers[i]);
-        return r;
-}
-
 static int method_capture(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct output *o = userdata;
         struct session *s = o->session;
         struct frame *frames[FRAME_RING_MAX] = {};
-        char id[IMAGE_ID_LEN + 1];
+        struct user_context *u;
         uint32_t quality = PHOTO_DEFAULT_QUALITY, burst = PHOTO_DEFAULT_BURST;
         bool deferred = true, expired = false, waited = false;
         size_t n;
@@ -239,18 +152,17 @@ static int method_capture(sd_bus_message *m, void *userdata, sd_bus_error *error
                                       s->input->path, PHOTO_FIRST_FRAME_TIMEOUT_USEC / 1000000,
                                       expired ? "" : " (the session stopped)");
 
-        r = photo_store(o, frames, n, quality, deferred, id, error);
-        for (size_t i = 0; i < n; i++)
-                frame_unref(frames[i]);
+        r = user_context_get(s->manager, s->owner_uid, &u);
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        frame_unref(frames[i]);
+                return bus_error_set_fatal(error, r, "cannot open the caller's image store");
+        }
+        /* Writing a burst takes a while (fsync): a thread does it and replies later. */
+        r = photo_job_start(o, m, user_context_images(u), frames, n, quality, deferred);
         if (r < 0)
-                return r;
-
-        log_info("%s: photo %s (%zu frames, quality %u, %s)", o->path, id, n, quality,
-                 deferred ? "deferred" : "at once");
-        r = sd_bus_reply_method_return(m, "s", id);
-        (void) sd_bus_emit_signal(s->manager->bus, o->path, PHOTO_INTERFACE, "PhotoAvailable", "sb",
-                                  id, deferred);
-        return r;
+                return bus_error_set_fatal(error, r, "cannot start storing the photo");
+        return 1;
 }
 
 const sd_bus_vtable photo_output_vtable[] = {
@@ -292,6 +204,7 @@ void photo_output_push(struct output *o, struct frame *f) {
 void photo_output_free(struct output *o) {
         struct frame_ring *ring;
 
+        photo_jobs_detach(o);
         while (o->photo_waits) {
                 struct photo_wait *w = o->photo_waits;
                 sd_bus_error e = SD_BUS_ERROR_NULL;

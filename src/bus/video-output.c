@@ -11,10 +11,8 @@
 #include "shared/fd-util.h"
 #include "shared/log.h"
 
-#ifdef HAVE_PROCESS_SESSIONS
 #include "bus/user-context.h"
 #include "process/video-processor.h"
-#endif
 
 static double output_fps(struct output *o) {
         struct session *s = o->session;
@@ -30,7 +28,6 @@ static double output_fps(struct output *o) {
         return 30;
 }
 
-#ifdef HAVE_PROCESS_SESSIONS
 /* With `deferred`, the user's VideoProcessSession lists the recording as pending. */
 static int register_recording(struct output *o, uint32_t frames) {
         struct user_context *u;
@@ -47,11 +44,6 @@ static int register_recording(struct output *o, uint32_t frames) {
         };
         return video_processor_add_recorded(user_context_videos(u), o->video_id, &rec);
 }
-#else
-static int register_recording(struct output *o, uint32_t frames) {
-        return -EOPNOTSUPP;
-}
-#endif
 
 /* Finishes the recording; 0 or the recorder's first error. */
 static int video_output_finish(struct output *o) {
@@ -117,11 +109,6 @@ static int method_start_recording(sd_bus_message *m, void *userdata, sd_bus_erro
                 return bus_error_setf(error, CAMERAD_ERROR_OPERATION_NOT_ALLOWED,
                                       "StartRecording: recording %s is still running on %s",
                                       o->video_id, o->path);
-#ifndef HAVE_PROCESS_SESSIONS
-        if (deferred)
-                return bus_error_setf(error, CAMERAD_ERROR_SERVICE_FATAL,
-                                      "StartRecording: deferred video processing is not built in");
-#endif
 
         r = image_id_new(o->video_id);
         if (r < 0)

@@ -4,39 +4,40 @@
 #include "camctl/output.h"
 #include "camctl/progress.h"
 
-static ssize_t find_id(struct image_watch *w, const char *id) {
-        for (size_t i = 0; i < w->n_ids; i++)
-                if (streq(w->ids[i], id))
-                        return (ssize_t) i;
-        return -1;
+static struct watched_image *find_image(struct image_watch *w, const char *id) {
+        for (size_t i = 0; i < w->n_images; i++)
+                if (streq(w->images[i].id, id))
+                        return &w->images[i];
+        return NULL;
 }
 
-static void set_outcome(struct image_watch *w, size_t i, enum image_outcome outcome, cJSON *info) {
-        if (w->outcomes[i] != IMAGE_WAITING) {
+static void set_outcome(struct image_watch *w, struct watched_image *img, enum image_outcome outcome,
+                        cJSON *info) {
+        if (img->outcome != IMAGE_WAITING) {
                 cJSON_Delete(info);
                 return;
         }
-        w->outcomes[i] = outcome;
-        cJSON_Delete(w->infos[i]);
-        w->infos[i] = info;
+        img->outcome = outcome;
+        cJSON_Delete(img->info);
+        img->info = info;
         if (outcome == IMAGE_DONE)
                 w->n_done++;
         else
                 w->n_failed++;
-        w->finished = w->n_done + w->n_failed == w->n_ids;
+        w->finished = w->n_done + w->n_failed == w->n_images;
 }
 
 static int on_process_done(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         struct image_watch *w = userdata;
+        struct watched_image *img;
         const char *id;
         cJSON *info = NULL;
-        ssize_t i;
 
-        if (sd_bus_message_read(m, "s", &id) < 0 || (i = find_id(w, id)) < 0)
+        if (sd_bus_message_read(m, "s", &id) < 0 || !(img = find_image(w, id)))
                 return 0;
         if (camctl_read_dict(m, &info) != 0)
                 info = cJSON_CreateObject();
-        set_outcome(w, (size_t) i, IMAGE_DONE, info);
+        set_outcome(w, img, IMAGE_DONE, info);
         return 0;
 }
 
@@ -48,10 +49,10 @@ static bool error_is_final(const char *code) {
 
 static int on_error(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         struct image_watch *w = userdata;
+        struct watched_image *img;
         const char *id, *code;
-        ssize_t i;
 
-        if (sd_bus_message_read(m, "ss", &id, &code) < 0 || (i = find_id(w, id)) < 0)
+        if (sd_bus_message_read(m, "ss", &id, &code) < 0 || !(img = find_image(w, id)))
                 return 0;
         if (!error_is_final(code)) {
                 fprintf(stderr, "camctl: image %s: %s, camerad will try again\n", id, code);
@@ -59,7 +60,7 @@ static int on_error(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         }
         cJSON *info = cJSON_CreateObject();
         cJSON_AddStringToObject(info, "error", code);
-        set_outcome(w, (size_t) i, IMAGE_FAILED, info);
+        set_outcome(w, img, IMAGE_FAILED, info);
         return 0;
 }
 
@@ -78,42 +79,39 @@ int image_watch_start(struct camctl *c, const char *session, struct image_watch 
 }
 
 int image_watch_add(struct image_watch *w, const char *id) {
-        char **ids = realloc(w->ids, (w->n_ids + 1) * sizeof(*ids));
-        if (ids)
-                w->ids = ids;
-        enum image_outcome *outcomes = realloc(w->outcomes, (w->n_ids + 1) * sizeof(*outcomes));
-        if (outcomes)
-                w->outcomes = outcomes;
-        cJSON **infos = realloc(w->infos, (w->n_ids + 1) * sizeof(*infos));
-        if (infos)
-                w->infos = infos;
-        if (!ids || !outcomes || !infos || !(ids[w->n_ids] = strdup(id)))
+        struct watched_image *images = realloc(w->images, (w->n_images + 1) * sizeof(*images));
+        char *copy = strdup(id);
+
+        if (images)
+                w->images = images;
+        if (!images || !copy) {
+                free(copy);
                 return camctl_error(CAMCTL_EXIT_FAILED, "out of memory");
-        outcomes[w->n_ids] = IMAGE_WAITING;
-        infos[w->n_ids] = NULL;
-        w->n_ids++;
+        }
+        images[w->n_images++] = (struct watched_image) { .id = copy, .outcome = IMAGE_WAITING };
         w->finished = false;
         return 0;
 }
 
 /* Asks for the state of every image still waited for; returns an exit code on failure. */
 static int poll_states(struct image_watch *w) {
-        for (size_t i = 0; i < w->n_ids; i++) {
+        for (size_t i = 0; i < w->n_images; i++) {
+                struct watched_image *img = &w->images[i];
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
                 _cleanup_(cJSON_Deletep) cJSON *info = NULL;
                 const char *state;
                 int r;
 
-                if (w->outcomes[i] != IMAGE_WAITING)
+                if (img->outcome != IMAGE_WAITING)
                         continue;
                 r = sd_bus_call_method(w->c->bus, CAMERAD_BUS_NAME, w->session, CAMERAD_IFACE_IMAGES,
-                                       "GetImageInfo", &e, &reply, "s", w->ids[i]);
+                                       "GetImageInfo", &e, &reply, "s", img->id);
                 if (r < 0 && sd_bus_error_has_name(&e, "org.camerad.Camera1.Error.InvalidId")) {
                         /* Removed while we waited. */
                         info = cJSON_CreateObject();
                         cJSON_AddStringToObject(info, "error", "invalid-id");
-                        set_outcome(w, i, IMAGE_FAILED, TAKE_PTR(info));
+                        set_outcome(w, img, IMAGE_FAILED, TAKE_PTR(info));
                         continue;
                 }
                 if (r < 0)
@@ -123,7 +121,7 @@ static int poll_states(struct image_watch *w) {
                         return r;
                 state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "state"));
                 if (state && streq(state, "done"))
-                        set_outcome(w, i, IMAGE_DONE, TAKE_PTR(info));
+                        set_outcome(w, img, IMAGE_DONE, TAKE_PTR(info));
         }
         return 0;
 }
@@ -143,7 +141,7 @@ static void tick(void *userdata) {
                 t->w->last_poll = now;
                 t->error = poll_states(t->w);
         }
-        progress_update(t->p, t->w->n_done + t->w->n_failed, t->w->n_ids);
+        progress_update(t->p, t->w->n_done + t->w->n_failed, t->w->n_images);
         t->end = t->w->finished || t->error != 0;
 }
 
@@ -154,15 +152,15 @@ int image_watch_run(struct image_watch *w, const char *label) {
 
         progress_init(&p, label, "images", w->c->args->json);
         w->last_poll = camctl_now_usec();
-        w->finished = w->n_done + w->n_failed == w->n_ids;
+        w->finished = w->n_done + w->n_failed == w->n_images;
         r = poll_states(w);
         if (r != 0)
                 return r;
-        progress_update(&p, w->n_done + w->n_failed, w->n_ids);
+        progress_update(&p, w->n_done + w->n_failed, w->n_images);
 
         if (!w->finished)
                 r = camctl_wait(w->c, &t.end, camctl_deadline(w->c), tick, &t);
-        progress_update(&p, w->n_done + w->n_failed, w->n_ids);
+        progress_update(&p, w->n_done + w->n_failed, w->n_images);
         progress_finish(&p);
         if (t.error != 0)
                 return t.error;
@@ -172,29 +170,27 @@ int image_watch_run(struct image_watch *w, const char *label) {
 }
 
 cJSON *image_watch_result(struct image_watch *w, size_t i) {
-        cJSON *o = w->infos[i];
+        struct watched_image *img = &w->images[i];
 
-        if (!o)
-                o = w->infos[i] = cJSON_CreateObject();
-        if (!o)
+        if (!img->info)
+                img->info = cJSON_CreateObject();
+        if (!img->info)
                 return NULL;
-        if (!cJSON_HasObjectItem(o, "id"))
-                cJSON_AddStringToObject(o, "id", w->ids[i]);
-        cJSON_DeleteItemFromObjectCaseSensitive(o, "state");
-        cJSON_AddStringToObject(o, "state", w->outcomes[i] == IMAGE_DONE ? "done" :
-                                            w->outcomes[i] == IMAGE_FAILED ? "error" : "waiting");
-        return o;
+        if (!cJSON_HasObjectItem(img->info, "id"))
+                cJSON_AddStringToObject(img->info, "id", img->id);
+        cJSON_DeleteItemFromObjectCaseSensitive(img->info, "state");
+        cJSON_AddStringToObject(img->info, "state", img->outcome == IMAGE_DONE ? "done" :
+                                                    img->outcome == IMAGE_FAILED ? "error" : "waiting");
+        return img->info;
 }
 
 void image_watch_done(struct image_watch *w) {
         sd_bus_slot_unref(w->done_slot);
         sd_bus_slot_unref(w->error_slot);
-        for (size_t i = 0; i < w->n_ids; i++) {
-                free(w->ids[i]);
-                cJSON_Delete(w->infos[i]);
+        for (size_t i = 0; i < w->n_images; i++) {
+                free(w->images[i].id);
+                cJSON_Delete(w->images[i].info);
         }
-        free(w->ids);
-        free(w->outcomes);
-        free(w->infos);
+        free(w->images);
         *w = (struct image_watch) {};
 }

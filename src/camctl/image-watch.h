@@ -11,13 +11,17 @@
 
 enum image_outcome { IMAGE_WAITING, IMAGE_DONE, IMAGE_FAILED };
 
+struct watched_image {
+        char *id;
+        enum image_outcome outcome;
+        cJSON *info; /* ProcessDone's info, or {"error": code} */
+};
+
 struct image_watch {
         struct camctl *c;
         const char *session;
-        char **ids;
-        enum image_outcome *outcomes;
-        cJSON **infos;          /* ProcessDone info or {"error": code}, one per id */
-        size_t n_ids, n_done, n_failed;
+        struct watched_image *images;
+        size_t n_images, n_done, n_failed;
         bool finished;
         sd_bus_slot *done_slot, *error_slot;
         uint64_t last_poll;

@@ -183,6 +183,7 @@ int image_processor_open_image(struct image_processor *p, const char *id, int *r
 
 int image_processor_process(struct image_processor *p, const char *id) {
         struct image_entry *e;
+        bool changed = false;
         int r = 0;
 
         pthread_mutex_lock(&p->lock);
@@ -193,18 +194,13 @@ int image_processor_process(struct image_processor *p, const char *id) {
         }
         p->interrupted = false;
         if (e->rec.state != IMAGE_STATE_DONE) {
-                bool changed = !e->rec.requested || e->rec.state == IMAGE_STATE_ERROR;
+                changed = !e->rec.requested || e->rec.state == IMAGE_STATE_ERROR;
                 if (e->rec.state == IMAGE_STATE_ERROR) {
                         /* Asked for explicitly: give a failed image another full try. */
                         e->rec.state = IMAGE_STATE_PENDING;
                         e->rec.retries = 0;
                 }
                 e->rec.requested = true;
-                if (changed) {
-                        r = image_processor_write_record_locked(p, e);
-                        if (r < 0)
-                                goto finish;
-                }
                 if (e->job_id != 0)
                         (void) pool_job_promote(p->pool, e->job_id);
         }
@@ -212,6 +208,9 @@ int image_processor_process(struct image_processor *p, const char *id) {
 finish:
         image_processor_notify_locked(p);
         pthread_mutex_unlock(&p->lock);
+        /* The priority survives a restart; the job does not wait for this write. */
+        if (changed)
+                r = image_processor_flush_record(p, id);
         return r;
 }
 
@@ -277,30 +276,33 @@ int image_processor_interrupt(struct image_processor *p) {
         p->interrupted = true;
         r = stop_jobs_locked(p, false, POOL_CANCEL_INTERRUPT);
         if (r >= 0)
-                r = image_scheduler_wait_idle_locked(p, CANCEL_WAIT_US);
+                r = image_scheduler_wait_stopped_locked(p, CANCEL_WAIT_US);
         image_processor_notify_locked(p);
         pthread_mutex_unlock(&p->lock);
         return r;
 }
 
 int image_processor_reset(struct image_processor *p) {
+        _cleanup_free_ char (*dirty)[IMAGE_ID_LEN + 1] = NULL;
+        size_t n_dirty = 0;
         int r;
 
         pthread_mutex_lock(&p->lock);
         p->interrupted = true; /* nothing restarts while we clean up */
         r = stop_jobs_locked(p, false, POOL_CANCEL_INTERRUPT);
         if (r >= 0)
-                r = image_scheduler_wait_idle_locked(p, CANCEL_WAIT_US);
+                r = image_scheduler_wait_stopped_locked(p, CANCEL_WAIT_US);
+        dirty = calloc(p->n_entries + 1, sizeof *dirty);
         for (struct image_entry *e = p->head; e; e = e->next) {
                 if (e->rec.state == IMAGE_STATE_DONE || e->removing)
                         continue;
                 if (e->rec.state == IMAGE_STATE_ERROR || e->rec.retries > 0 || e->rec.last_error >= 0) {
-                        e->rec.state = e->rec.state == IMAGE_STATE_RUNNING ? e->rec.state : IMAGE_STATE_PENDING;
+                        if (e->rec.state == IMAGE_STATE_ERROR)
+                                e->rec.state = IMAGE_STATE_PENDING;
                         e->rec.retries = 0;
                         e->rec.last_error = _IMAGE_ERROR_INVALID;
-                        int k = image_processor_write_record_locked(p, e);
-                        if (k < 0)
-                                log_warning_errno(k, "image %s: cannot write its record: %m", e->id);
+                        if (dirty)
+                                memcpy(dirty[n_dirty++], e->id, IMAGE_ID_LEN + 1);
                 }
         }
         p->interrupted = false;
@@ -308,6 +310,10 @@ int image_processor_reset(struct image_processor *p) {
         image_scheduler_schedule_locked(p);
         image_processor_notify_locked(p);
         pthread_mutex_unlock(&p->lock);
+        for (size_t i = 0; i < n_dirty; i++)
+                (void) image_processor_flush_record(p, dirty[i]);
+        if (!dirty && r >= 0)
+                r = -ENOMEM;
         return r;
 }
 

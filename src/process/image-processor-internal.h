@@ -31,6 +31,7 @@ struct event_sink {
 struct jpeg_encoder;
 
 struct image_processor {
+        pthread_mutex_t io_lock; /* serialises record writes; taken before lock, never after */
         pthread_mutex_t lock;    /* everything below; taken before the pool's lock */
         pthread_cond_t job_ended;
         uid_t uid;
@@ -68,7 +69,10 @@ void image_entry_insert(struct image_processor *p, struct image_entry *e);
 void image_processor_notify_locked(struct image_processor *p);
 void image_processor_post_done(struct image_processor *p, const char *id, const struct image_done_info *info);
 void image_processor_post_error(struct image_processor *p, const char *id, enum image_error code);
-int image_processor_write_record_locked(struct image_processor *p, struct image_entry *e);
+/* Writes the image's current record to disk. Call WITHOUT the lock: record writes are
+ * serialised by io_lock and each writes the latest in-memory state, so the last write always
+ * carries the newest state and no fsync ever runs under the main lock. */
+int image_processor_flush_record(struct image_processor *p, const char *id);
 
 /* image-scheduler.c */
 /* Submits every pending image that may run now. Lock held. */
@@ -79,5 +83,8 @@ int image_scheduler_collect_jobs_locked(struct image_processor *p, bool backgrou
                                         uint64_t **ret, size_t *ret_n);
 void image_scheduler_cancel_jobs(struct image_processor *p, const uint64_t *ids, size_t n,
                                  enum pool_cancel reason);
-/* Waits (lock held, released while waiting) until no job of p is in flight or timeout_us. */
+/* Waits (lock held, released while waiting) until no job of p is in flight (including its
+ * bookkeeping after the run), or timeout_us. */
 int image_scheduler_wait_idle_locked(struct image_processor *p, uint64_t timeout_us);
+/* Waits until none of p's images is running any more (their run() returned), or timeout_us. */
+int image_scheduler_wait_stopped_locked(struct image_processor *p, uint64_t timeout_us);

@@ -171,8 +171,29 @@ void image_entry_insert(struct image_processor *p, struct image_entry *e) {
         p->last_created_us = MAX(p->last_created_us, e->rec.created_us);
 }
 
-int image_processor_write_record_locked(struct image_processor *p, struct image_entry *e) {
-        return image_store_write_record(p->store, e->id, &e->rec);
+int image_processor_flush_record(struct image_processor *p, const char *id) {
+        struct job_record rec;
+        struct image_entry *e;
+        int r;
+
+        pthread_mutex_lock(&p->io_lock);
+        pthread_mutex_lock(&p->lock);
+        e = image_entry_find(p, id);
+        if (!e || e->removing) {
+                pthread_mutex_unlock(&p->lock);
+                pthread_mutex_unlock(&p->io_lock);
+                return -ENOENT;
+        }
+        rec = e->rec;
+        pthread_mutex_unlock(&p->lock);
+        /* "running" is never written: on disk a running image is pending (see the scheduler). */
+        if (rec.state == IMAGE_STATE_RUNNING)
+                rec.state = IMAGE_STATE_PENDING;
+        r = image_store_write_record(p->store, id, &rec);
+        pthread_mutex_unlock(&p->io_lock);
+        if (r < 0)
+                log_warning_errno(r, "image %s: cannot write its record: %m", id);
+        return r;
 }
 
 static int scan_found(const char *id, const struct job_record *rec, uint64_t bytes, void *userdata) {
@@ -200,6 +221,7 @@ int image_processor_new(const struct image_processor_params *params, struct imag
         if (!p)
                 return -ENOMEM;
         pthread_mutex_init(&p->lock, NULL);
+        pthread_mutex_init(&p->io_lock, NULL);
         pthread_mutex_init(&p->encode_lock, NULL);
         {
                 pthread_condattr_t attr;
@@ -275,6 +297,7 @@ struct image_processor *image_processor_free(struct image_processor *p) {
                 jpeg_encoder_free(p->proxy_encoder);
                 pthread_cond_destroy(&p->job_ended);
                 pthread_mutex_destroy(&p->encode_lock);
+                pthread_mutex_destroy(&p->io_lock);
                 pthread_mutex_destroy(&p->lock);
                 free(p);
                 return NULL;

@@ -87,16 +87,37 @@ void image_scheduler_cancel_jobs(struct image_processor *p, const uint64_t *ids,
                 (void) pool_job_cancel(p->pool, ids[i], reason);
 }
 
+static bool any_running_locked(struct image_processor *p) {
+        for (struct image_entry *e = p->head; e; e = e->next)
+                if (e->job_running)
+                        return true;
+        return false;
+}
+
+static void deadline_after(struct timespec *deadline, uint64_t timeout_us) {
+        clock_gettime(CLOCK_MONOTONIC, deadline);
+        deadline->tv_sec += (time_t) (timeout_us / 1000000u);
+        deadline->tv_nsec += (long) (timeout_us % 1000000u) * 1000;
+        if (deadline->tv_nsec >= 1000000000) {
+                deadline->tv_sec++;
+                deadline->tv_nsec -= 1000000000;
+        }
+}
+
+int image_scheduler_wait_stopped_locked(struct image_processor *p, uint64_t timeout_us) {
+        struct timespec deadline;
+
+        deadline_after(&deadline, timeout_us);
+        while (any_running_locked(p))
+                if (pthread_cond_timedwait(&p->job_ended, &p->lock, &deadline) == ETIMEDOUT)
+                        return -ETIMEDOUT;
+        return 0;
+}
+
 int image_scheduler_wait_idle_locked(struct image_processor *p, uint64_t timeout_us) {
         struct timespec deadline;
 
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += (time_t) (timeout_us / 1000000u);
-        deadline.tv_nsec += (long) (timeout_us % 1000000u) * 1000;
-        if (deadline.tv_nsec >= 1000000000) {
-                deadline.tv_sec++;
-                deadline.tv_nsec -= 1000000000;
-        }
+        deadline_after(&deadline, timeout_us);
         while (p->jobs_in_flight > 0)
                 if (pthread_cond_timedwait(&p->job_ended, &p->lock, &deadline) == ETIMEDOUT)
                         return -ETIMEDOUT;
@@ -168,14 +189,64 @@ static void fail_retryable(struct image_processor *p, struct image_entry *e, enu
         image_processor_post_error(p, e->id, code);
 }
 
+/* The image's final.jpg is written: record "done", drop the burst, announce. Runs without
+ * the lock (I/O); the entry may have been removed or re-queued meanwhile. */
+static void finish_done(struct image_processor *p, const char *id) {
+        struct image_done_info info;
+        struct image_entry *e;
+        uint64_t bytes = 0;
+        int r, fd;
+
+        r = image_processor_flush_record(p, id);
+        if (r == -ENOENT)
+                return; /* removed meanwhile */
+        if (r >= 0)
+                r = image_store_drop_burst(p->store, id, &bytes);
+
+        pthread_mutex_lock(&p->lock);
+        e = image_entry_find(p, id);
+        if (!e || e->removing || e->rec.state != IMAGE_STATE_DONE) {
+                pthread_mutex_unlock(&p->lock);
+                return;
+        }
+        if (r < 0) {
+                /* Not durably done: the burst stays, the image runs again. */
+                log_warning_errno(r, "image %s: cannot record completion: %m", id);
+                e->rec.state = IMAGE_STATE_PENDING;
+                fail_retryable(p, e, IMAGE_ERROR_ABNORMAL);
+                image_scheduler_schedule_locked(p);
+                image_processor_notify_locked(p);
+                pthread_mutex_unlock(&p->lock);
+                (void) image_processor_flush_record(p, id);
+                return;
+        }
+        p->used_bytes = p->used_bytes - MIN(p->used_bytes, e->bytes) + bytes;
+        e->bytes = bytes;
+        info = (struct image_done_info) {
+                .width = e->rec.width, .height = e->rec.height,
+                .quality = e->rec.quality, .frames = e->rec.frames,
+        };
+        pthread_mutex_unlock(&p->lock);
+
+        fd = image_store_open_jpeg(p->store, id, true);
+        if (fd >= 0) {
+                off_t end = lseek(fd, 0, SEEK_END);
+                info.size = end > 0 ? (uint64_t) end : 0;
+                close(fd);
+        }
+        pthread_mutex_lock(&p->lock);
+        image_processor_post_done(p, id, &info);
+        image_processor_notify_locked(p); /* the quota status may have changed */
+        pthread_mutex_unlock(&p->lock);
+}
+
 static void image_job_done(struct pool_job *job, void *userdata, int result, enum pool_cancel reason) {
         struct image_job *j = userdata;
         struct image_processor *p = j->p;
         struct image_entry *e;
-        bool was_running, record_written = false;
+        bool was_running, flush = false, done = false;
 
         pthread_mutex_lock(&p->lock);
-        p->jobs_in_flight--;
         e = image_entry_find(p, j->id);
         if (!e || e->job_id != j->job_id)
                 goto finish; /* stale submission */
@@ -192,37 +263,9 @@ static void image_job_done(struct pool_job *job, void *userdata, int result, enu
         }
 
         if (result == 0) {
-                uint64_t bytes = e->bytes;
-                struct image_done_info info;
-                int r;
-
                 e->rec.state = IMAGE_STATE_DONE;
                 e->rec.last_error = _IMAGE_ERROR_INVALID;
-                r = image_processor_write_record_locked(p, e);
-                if (r >= 0)
-                        r = image_store_drop_burst(p->store, e->id, &bytes);
-                if (r < 0) {
-                        log_warning_errno(r, "image %s: cannot record completion: %m", e->id);
-                        e->rec.state = IMAGE_STATE_PENDING;
-                        fail_retryable(p, e, IMAGE_ERROR_ABNORMAL);
-                } else {
-                        record_written = true;
-                        p->used_bytes = p->used_bytes - e->bytes + bytes;
-                        e->bytes = bytes;
-                        info = (struct image_done_info) {
-                                .width = e->rec.width, .height = e->rec.height,
-                                .quality = e->rec.quality, .frames = e->rec.frames,
-                        };
-                        {
-                                int fd = image_store_open_jpeg(p->store, e->id, true);
-                                if (fd >= 0) {
-                                        off_t end = lseek(fd, 0, SEEK_END);
-                                        info.size = end > 0 ? (uint64_t) end : 0;
-                                        close(fd);
-                                }
-                        }
-                        image_processor_post_done(p, e->id, &info);
-                }
+                done = true;
         } else if (result == -ECANCELED && reason == POOL_CANCEL_TIMEOUT)
                 fail_retryable(p, e, IMAGE_ERROR_TIMEOUT);
         else if (result == -ECANCELED || result == -ESTALE) {
@@ -240,15 +283,22 @@ static void image_job_done(struct pool_job *job, void *userdata, int result, enu
                 fail_retryable(p, e, IMAGE_ERROR_ABNORMAL);
         }
         /* Back to plain pending after a cancel: the record on disk already says so. */
-        if (!record_written && (e->rec.state != IMAGE_STATE_PENDING || e->rec.last_error >= 0)) {
-                int r = image_processor_write_record_locked(p, e);
-                if (r < 0)
-                        log_warning_errno(r, "image %s: cannot write its record: %m", e->id);
-        }
+        flush = !done && (e->rec.state != IMAGE_STATE_PENDING || e->rec.last_error >= 0);
         image_scheduler_schedule_locked(p);
 
 finish:
         image_processor_notify_locked(p);
+        /* Wakes Interrupt/Remove waiters: this image no longer runs. */
+        pthread_cond_broadcast(&p->job_ended);
+        pthread_mutex_unlock(&p->lock);
+
+        if (done)
+                finish_done(p, j->id);
+        else if (flush)
+                (void) image_processor_flush_record(p, j->id);
+
+        pthread_mutex_lock(&p->lock);
+        p->jobs_in_flight--;
         pthread_cond_broadcast(&p->job_ended);
         pthread_mutex_unlock(&p->lock);
         free(j);

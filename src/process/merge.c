@@ -28,9 +28,13 @@ double merge_estimate_noise(const uint8_t *y, unsigned width, unsigned height) {
          * absolute response times sqrt(pi/2)/6 estimates sigma. */
         uint64_t sum = 0;
 
+        unsigned rows = 0;
+
         if (width < 3 || height < 3)
                 return 0;
-        for (unsigned r = 1; r + 1 < height; r++) {
+        /* Every 4th row is plenty for a global estimate and keeps this off the critical
+         * path of a cancel. */
+        for (unsigned r = 1; r + 1 < height; r += 4, rows++) {
                 const uint8_t *a = y + (size_t) (r - 1) * width, *b = a + width, *c = b + width;
                 for (unsigned x = 1; x + 1 < width; x++) {
                         int v = a[x - 1] - 2 * a[x] + a[x + 1] - 2 * b[x - 1] + 4 * b[x] - 2 * b[x + 1] +
@@ -38,7 +42,7 @@ double merge_estimate_noise(const uint8_t *y, unsigned width, unsigned height) {
                         sum += (uint64_t) abs(v);
                 }
         }
-        return sqrt(M_PI / 2.0) / 6.0 * (double) sum / ((double) (width - 2) * (height - 2));
+        return sqrt(M_PI / 2.0) / 6.0 * (double) sum / ((double) (width - 2) * rows);
 }
 
 /* 2x2 box downscale. */
@@ -203,11 +207,16 @@ static float tile_msd(const uint8_t *ref, const uint8_t *alt, unsigned w, unsign
         return (float) sum / (TILE * TILE);
 }
 
-static void resolve(const struct accum *acc, size_t n, uint8_t *out) {
+static int resolve(const struct merge_request *req, const struct accum *acc, size_t n, uint8_t *out) {
         for (size_t i = 0; i < n; i++) {
-                float v = acc->weight[i] > 0 ? acc->value[i] / acc->weight[i] : 0;
+                float v;
+
+                if (i % (64 * 1024) == 0 && cancelled(req))
+                        return -ECANCELED;
+                v = acc->weight[i] > 0 ? acc->value[i] / acc->weight[i] : 0;
                 out[i] = (uint8_t) CLAMP(lrintf(v), 0, 255);
         }
+        return 0;
 }
 
 int merge_burst(const struct merge_request *req, uint8_t *out_y, uint8_t *out_cb, uint8_t *out_cr) {
@@ -350,9 +359,11 @@ int merge_burst(const struct merge_request *req, uint8_t *out_y, uint8_t *out_cb
                 }
         }
 #undef FIELD
-        resolve(&acc[0], (size_t) w * h, out_y);
-        resolve(&acc[1], (size_t) cw * ch, out_cb);
-        resolve(&acc[2], (size_t) cw * ch, out_cr);
+        r = resolve(req, &acc[0], (size_t) w * h, out_y);
+        if (r >= 0)
+                r = resolve(req, &acc[1], (size_t) cw * ch, out_cb);
+        if (r >= 0)
+                r = resolve(req, &acc[2], (size_t) cw * ch, out_cr);
 finish:
         for (unsigned f = 0; f < n; f++)
                 pyramid_done(&pyr[f]);

@@ -261,6 +261,9 @@ static int scan_one(struct image_store *s, const char *name, image_store_scan_fn
                 move_aside(s, name);
                 return 0;
         }
+        if (rec.state == IMAGE_STATE_DONE)
+                /* Killed between recording "done" and dropping the burst. */
+                (void) unlinkat(fd, "burst.yuv", 0);
         if (rec.state == IMAGE_STATE_RUNNING) {
                 /* The daemon died while processing: run it again. */
                 rec.state = IMAGE_STATE_PENDING;

@@ -161,6 +161,10 @@ static void pending_changed(struct video_processor *vp) {
 
 /* Drops the output stream (and with it the commit) of e. */
 static void entry_drop_output(struct video_entry *e) {
+        /* A writer reopened for a resume that never ran has cut the old indexes: finish it
+         * so the file is playable again (for a finished one this rewrites the same index). */
+        if (e->writer && avi_writer_finish(e->writer) < 0)
+                log_warning("Cannot finish the output of video %s", e->rec.id);
         e->output_fd = safe_close(e->output_fd);
         e->writer = avi_writer_free(e->writer);
         e->has_output = false;
@@ -830,11 +834,13 @@ int video_processor_process(struct video_processor *vp, const char *id, uint64_t
                                            reason[0] ? reason : strerror(-r));
                 }
                 have = avi_writer_frame_count(e->writer);
-                if (have > 0 && e->rec.output_start + have < k)
+                if (have > 0 && e->rec.output_start + have < k) {
+                        (void) avi_writer_finish(e->writer); /* playable as it was */
                         return say(vp, -EINVAL, "cannot resume video '%s' at frame %" PRIu64 ": the output holds "
                                    "frames %u to %" PRIu64 "; process from %" PRIu64 " µs or 0", id, k,
                                    e->rec.output_start, e->rec.output_start + have - 1,
                                    video_frame_time_us(e->rec.rate, e->rec.scale, e->rec.output_start + have));
+                }
                 if (have > 0) {
                         append = true;
                         from = (uint32_t) MIN(e->rec.output_start + have, (uint64_t) e->rec.frames);
@@ -848,6 +854,8 @@ int video_processor_process(struct video_processor *vp, const char *id, uint64_t
                         .fps_num = e->rec.rate,
                         .fps_den = e->rec.scale,
                 };
+                if (e->writer) /* reopened above but empty: nothing of it to keep */
+                        (void) avi_writer_finish(e->writer);
                 e->writer = avi_writer_free(e->writer);
                 r = avi_writer_new(e->output_fd, &params, &writer);
                 if (r < 0)

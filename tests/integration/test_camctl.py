@@ -176,6 +176,8 @@ class CamctlTest(camerad_test.CameradTestCase):
 
         self.ok('remove', b['id'])
         self.assertEqual([p['id'] for p in self.json('pending')], [a['id']])
+        err = self.fails(EXIT_FAILED, 'remove', b['id'])
+        self.assertIn('org.camerad.Camera1.Error.InvalidId', err)
         err = self.fails(EXIT_FAILED, 'fetch', b['id'], '-o', self.path('fb.jpg'))
         self.assertIn('org.camerad.Camera1.Error.InvalidId', err)
         self.assertFalse(os.path.exists(self.path('fb.jpg')))

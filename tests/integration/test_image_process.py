@@ -244,6 +244,43 @@ class ImageProcessTest(camerad_test.CameradTestCase):
         self.wait_done(ids)
         self.assertEqual(list(self.ips.GetPendingImages()), [])
 
+    def test_corrupt_burst_gives_error_signal_and_reset_requeues(self):
+        rec = self.signals(IFACE, self.path)
+        ids, session = self.capture_images(1, keep_running=True)
+        image_id = ids[0]
+        # Background work is paused while the camera runs, so the burst is still there.
+        burst = os.path.join(self.state_dir, 'images', '0', image_id, 'burst.yuv')
+        self.assertTrue(os.path.exists(burst))
+        with open(burst, 'r+b') as f:
+            f.truncate(100)
+        self.ips.ProcessImage(image_id)
+        rec.wait_for('Error', lambda a: tuple(map(str, a)) == (image_id, 'process'),
+                     PROCESS_TIMEOUT)
+        info = self.ips.GetImageInfo(image_id)
+        self.assertEqual((info['state'], info['error']), ('error', 'process'))
+        # The proxy is still served.
+        fd, kind = self.ips.OpenImage(image_id)
+        self.assertEqual(kind, 'proxy')
+        self.assertTrue(djpeg_decodes(read_fd(fd))[0])
+        self.assertNotIn(image_id, [str(i) for i in self.ips.GetPendingImages()])
+        # Reset: the failed image goes back to pending; it was requested, so it runs
+        # again at once (even while preempted) and fails again with a second signal.
+        self.assertEqual(len(rec.of('Error')), 1)
+        self.ips.Reset()
+        camerad_test.wait_until(lambda: len(rec.of('Error')) == 2, PROCESS_TIMEOUT)
+        self.assertEqual(tuple(map(str, rec.of('Error')[1][2])), (image_id, 'process'))
+        session.Stop()
+
+    def test_signals_reach_another_client(self):
+        listener = dbus.bus.BusConnection(self.address)
+        self.addCleanup(listener.close)
+        rec = camerad_test.SignalRecorder(listener, camerad_test.IFACE_PREFIX + IFACE,
+                                          self.path)
+        self.addCleanup(rec.remove)
+        ids = self.capture_images(1)
+        rec.wait_for('ProcessDone', lambda a: str(a[0]) == ids[0], PROCESS_TIMEOUT)
+        rec.wait_for('StatusChanged', lambda a: a[0] == 'ready')
+
     def test_count_properties_emit_change(self):
         rec = self.signals('org.freedesktop.DBus.Properties', self.path, 'PropertiesChanged')
         ids = self.capture_images(1)

@@ -173,6 +173,26 @@ class PhotoTest(OutputCase):
             self.assertIn(needle, e.get_dbus_message())
             self.assertLess(len(e.get_dbus_message()), 1024)
 
+    def test_release_and_sigterm_during_capture(self):
+        path, s, outs = self.session_with(['photo'], 'YUYV', 1920, 1080)
+        photo = self.iface(outs['photo'], 'PhotoOutput')
+        time.sleep(0.3)
+        replies = []
+        for _ in range(3):
+            photo.Capture(settings(), reply_handler=lambda i: replies.append(str(i)),
+                          error_handler=lambda e: replies.append(e))
+        s.Release()  # while the bursts are being written
+        camerad_test.wait_until(lambda: len(replies) == 3, 30)
+        # Each call was answered: stored photos keep their ids.
+        ids = [r for r in replies if isinstance(r, str)]
+        for i in ids:
+            self.assertRegex(i, r'^[0-9a-f]{32}$')
+        path, s, outs = self.session_with(['photo'], 'NV12', 1920, 1080)
+        photo = self.iface(outs['photo'], 'PhotoOutput')
+        time.sleep(0.3)
+        photo.Capture(settings(), reply_handler=lambda i: None, error_handler=lambda e: None)
+        self.stop_daemon()  # exit 0, clean log, with a capture in flight
+
     def test_other_callers_cannot_capture(self):
         path, s, outs = self.session_with(['photo'])
         r = self.call_as(NOBODY, outs['photo'], 'PhotoOutput', 'Capture', 'a{sv}', {})

@@ -125,37 +125,49 @@ static int camera_listed(sd_bus *bus, const char *camera, bool *ret, char *detai
         return r < 0 ? report_bus_error(detail, size, "Manager.Cameras reply", NULL, r) : 0;
 }
 
+/* Whether camera's object still answers Properties.Get; *ret_error gets the error name. */
+static bool camera_object_answers(sd_bus *bus, const char *camera, char *ret_error, size_t size) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *id = NULL;
+        int r;
+
+        r = sd_bus_get_property_string(bus, CAMERAD_SERVICE, camera, CAMERAD_IFACE_CAMERA, "Id", &e, &id);
+        snprintf(ret_error, size, "%s", r >= 0 ? id : e.name ? e.name : strerror(-r));
+        return r >= 0;
+}
+
 int bus_wait_camera_gone(const char *camera, double seconds, char *detail, size_t size) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         long long t0 = monotonic_ms(), deadline = t0 + (long long) (seconds * 1000);
-        bool listed = true;
+        bool listed = true, answers = true;
+        char answer[128];
         int r;
 
         r = open_bus(&bus, detail, size);
         if (r < 0)
                 return r;
+        /* The node's removal reaches camerad through inotify: poll until both are gone. */
         for (;;) {
                 r = camera_listed(bus, camera, &listed, detail, size);
                 if (r < 0)
                         return r;
-                if (!listed || monotonic_ms() > deadline)
+                answers = camera_object_answers(bus, camera, answer, sizeof answer);
+                if ((!listed && !answers) || monotonic_ms() > deadline)
                         break;
-                usleep(200 * 1000);
+                usleep(100 * 1000);
         }
         if (listed) {
-                snprintf(detail, size, "%s still in Manager.Cameras %.1f s after the unplug", camera, seconds);
+                snprintf(detail, size, "%s still in Manager.Cameras %.1f s after its node went away", camera,
+                         seconds);
                 return -ETIMEDOUT;
         }
-
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *id = NULL;
-        r = sd_bus_get_property_string(bus, CAMERAD_SERVICE, camera, CAMERAD_IFACE_CAMERA, "Id", &e, &id);
-        if (r >= 0) {
-                snprintf(detail, size, "%s left Manager.Cameras but its object still answers (Id %s)", camera, id);
+        if (answers) {
+                snprintf(detail, size, "%s left Manager.Cameras but its object still answers %.1f s after its "
+                         "node went away (Id %s)", camera, seconds, answer);
                 return -EEXIST;
         }
-        snprintf(detail, size, "%s gone from Manager.Cameras after %lld ms; its object answers %s", camera,
-                 monotonic_ms() - t0, e.name ? e.name : strerror(-r));
+        snprintf(detail, size, "%s gone within %lld ms: not in Manager.Cameras, its object answers %s", camera,
+                 monotonic_ms() - t0, answer);
         return 0;
 }
 

@@ -13,7 +13,7 @@ struct log {
         unsigned n_started;
         int done_result[64];
         enum pool_cancel done_reason[64];
-        unsigned n_done;
+        atomic_uint n_done;
         atomic_int running, max_running;
 };
 
@@ -131,7 +131,7 @@ static void test_preempt(void) {
                 test_sleep_ms(1);
         t0 = test_now();
         check_ok(pool_submit(p, &fake_ops, &req, POOL_PRIORITY_REQUESTED, 0, 0, NULL));
-        while (l.n_done < 2 && test_now() - t0 < 2)
+        while (l.n_done < 2 && test_now() - t0 < 30)
                 test_sleep_ms(1);
         check(l.n_done == 2);
         check(l.done_result[3] == 0);
@@ -211,7 +211,7 @@ static void test_cancel_and_timeout(void) {
         check_ok(pool_submit(p, &fake_ops, &slow, POOL_PRIORITY_BACKGROUND, 3, 30000, NULL));
         check_ok(pool_wait_idle(p, 2000000));
         check(l.done_reason[3] == POOL_CANCEL_TIMEOUT && l.done_result[3] == -ECANCELED);
-        check(test_now() - t0 < 0.5);
+        check(test_now() - t0 < 5); /* not the 100 s the job wanted */
 
         /* Unref cancels what is left: done() is called for every job. */
         gate = false;

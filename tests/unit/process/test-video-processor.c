@@ -71,6 +71,9 @@ static void test_flow(struct vt_env *env, const char *dir, const char *in, const
                 abort();
         }
         check_r(video_processor_remove(vp, id), 0);
+        /* Dropping the kept writer leaves the finished file as it was. */
+        check(vt_ffprobe_frames(out) == (long) frames);
+        check(stat(out, &st) == 0 && (uint64_t) st.st_size == ev.last_done.size);
         video_processor_free(vp);
         unlink(out);
         free(out);

@@ -152,6 +152,10 @@ int main(int argc, char **argv) {
         /* Interrupt, then resume from resume_timestamp in the same processor. */
         vt_setup(vp, "a", in, out, "{\"denoise\":0}");
         info = run_until_interrupted(&env, vp, &ev, "a", out);
+        /* Skipping frames past the output's end is refused; the output stays as it was. */
+        check_r(video_processor_process(vp, "a", (uint64_t) (info.frames_done + 5) * 1000000u / RATE + 1), -EINVAL);
+        check(strstr(video_processor_message(vp), "cannot resume"));
+        check(vt_ffprobe_frames(out) == (long) info.frames_done);
         finish(&env, vp, &ev, "a", info.resume_timestamp, out);
         check_same_frames(straight, out);
 
