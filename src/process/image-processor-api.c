@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <time.h>
 
+#include "config.h"
+#include "media/exif.h"
 #include "media/jpeg.h"
 #include "process/image-processor-internal.h"
 #include "shared/log.h"
 #include "shared/macro.h"
-
-#define CANCEL_WAIT_US (5u * 1000000u)
 
 static uint64_t realtime_us(void) {
         struct timespec ts;
@@ -23,7 +23,8 @@ static void copy_text(char dst[static JOB_RECORD_TEXT_MAX + 1], const char *src)
         dst[n] = '\0';
 }
 
-static int encode_proxy(struct image_processor *p, const struct image_burst *b, struct jpeg_buffer *out) {
+static int encode_proxy(struct image_processor *p, const struct image_burst *b, uint64_t created_us,
+                        struct jpeg_buffer *out) {
         const struct image_burst_frame *f = &b->frames[b->n_frames - 1];
         struct yuv_planes view = {
                 .width = b->width, .height = b->height,
@@ -31,14 +32,34 @@ static int encode_proxy(struct image_processor *p, const struct image_burst *b, 
                 .plane = { f->y, f->cb, f->cr },
                 .stride = { b->width, b->width / 2, b->width / 2 },
         };
+        struct jpeg_buffer plain = {};
+        struct exif_fields exif = {
+                .make = b->camera_make && b->camera_make[0] ? b->camera_make : "camerad",
+                .model = b->camera_model && b->camera_model[0] ? b->camera_model : NULL,
+                .software = "camerad " CAMERAD_VERSION,
+                .datetime_us = created_us,
+                .width = b->width, .height = b->height, .orientation = 1,
+        };
+        uint8_t *tagged;
+        size_t tagged_size;
         int r;
 
         pthread_mutex_lock(&p->encode_lock);
         r = p->proxy_encoder ? 0 : jpeg_encoder_new(&p->proxy_encoder);
         if (r >= 0)
-                r = jpeg_encode_planes(p->proxy_encoder, &view, (int) b->quality, out);
+                r = jpeg_encode_planes(p->proxy_encoder, &view, (int) b->quality, &plain);
         pthread_mutex_unlock(&p->encode_lock);
-        return r;
+        if (r < 0) {
+                jpeg_buffer_done(&plain);
+                return r;
+        }
+        /* The proxy carries the same EXIF as the final will. */
+        r = exif_insert_into_jpeg(plain.data, plain.size, &exif, &tagged, &tagged_size);
+        jpeg_buffer_done(&plain);
+        if (r < 0)
+                return r;
+        *out = (struct jpeg_buffer) { .data = tagged, .size = tagged_size, .allocated = tagged_size };
+        return 0;
 }
 
 int image_processor_add(struct image_processor *p, const struct image_burst *burst,
@@ -85,7 +106,7 @@ int image_processor_add(struct image_processor *p, const struct image_burst *bur
         copy_text(e->rec.model, burst->camera_model);
 
         if (!burst->proxy_jpeg) {
-                r = encode_proxy(p, burst, &proxy);
+                r = encode_proxy(p, burst, e->rec.created_us, &proxy);
                 if (r < 0)
                         goto fail;
         }

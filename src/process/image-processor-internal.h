@@ -9,6 +9,10 @@
 
 /* Shared by image-processor.c (the API, events) and image-scheduler.c (jobs on the pool). */
 
+/* How long Interrupt/Remove/Reset/free wait for running jobs to notice their cancel flag.
+ * Jobs check between stripes of a few ms, so this is only reached by a wedged job. */
+#define CANCEL_WAIT_US (5u * 1000000u)
+
 struct image_entry {
         struct image_entry *prev, *next; /* oldest first */
         char id[IMAGE_ID_LEN + 1];

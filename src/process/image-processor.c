@@ -9,9 +9,6 @@
 #include "shared/macro.h"
 #include "shared/mailbox.h"
 
-/* How long Interrupt/Remove/Reset/free wait for running jobs to notice their cancel flag.
- * Jobs check between stripes of a few ms, so this is only reached by a wedged job. */
-#define CANCEL_WAIT_US (5u * 1000000u)
 
 /* ---- events ------------------------------------------------------------------------- */
 

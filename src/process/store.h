@@ -12,7 +12,9 @@
  *   burst.yuv    the burst as planes behind a small header (deleted once final.jpg exists)
  *   proxy.jpg    the newest frame, encoded at capture time
  *   final.jpg    the merged picture, once processed
- *   record.json  the job record (struct job_record)
+ *   record.json  the job record (struct job_record). The processor never writes "running"
+ *                (a running image is pending should the daemon die); the scan still turns
+ *                a "running" record into "pending".
  * Every file is written to a temporary name, fsync'd, renamed into place, and the folder
  * fsync'd. A new image is assembled in ".new-<id>" and renamed to "<id>" only when
  * complete, so a half-written image is recognisable (and removed) at the next scan.

@@ -241,6 +241,7 @@ static void apply_run_result(struct video_processor *vp, struct video_entry *e, 
                         .fps = (double) e->rec.rate / e->rec.scale,
                         .duration_us = video_frame_time_us(e->rec.rate, e->rec.scale, avi_writer_frame_count(w)),
                         .elapsed_us = res.elapsed_us,
+                        .preemptions = res.preemptions,
                 };
                 e->rec.state = VIDEO_STATE_DONE;
                 e->rec.error[0] = 0;

@@ -87,6 +87,7 @@ struct video_done_info {
         double fps;
         uint64_t duration_us;  /* of the output */
         uint64_t elapsed_us;   /* wall time of this run */
+        unsigned preemptions;  /* frame jobs preempted for a requested image (none lost) */
 };
 
 /* GetVideoInfo. */

@@ -64,6 +64,7 @@ struct video_run {
         uint32_t limit;       /* frames from here on are not processed: end, or a bad frame */
         uint32_t error_frame; /* the frame the recorded error is about */
         unsigned in_flight;
+        unsigned preemptions;
         bool blending, writing, stop, ended_called;
         enum pool_cancel stop_reason;
         int error;
@@ -355,8 +356,11 @@ static void slot_job_done(struct pool_job *job, void *userdata, int result, enum
         bool last;
 
         pthread_mutex_lock(&run->lock);
+        if (reason == POOL_CANCEL_PREEMPTED)
+                run->preemptions++; /* counted whether the frame was done already or not */
         if (result == -ECANCELED && reason == POOL_CANCEL_PREEMPTED && !run->stop) {
-                /* A requested image took the worker; this frame simply waits its turn again. */
+                /* A requested image took the worker before this step ran: it simply waits
+                 * its turn again. */
                 if (submit_locked(run, s) >= 0) {
                         pthread_mutex_unlock(&run->lock);
                         return;
@@ -495,6 +499,7 @@ void video_run_get_result(struct video_run *run, struct video_run_result *ret) {
                 .next_frame = run->next_write,
                 .complete = !run->error && run->next_write == run->end,
                 .elapsed_us = run->elapsed_us,
+                .preemptions = run->preemptions,
         };
         pthread_mutex_unlock(&run->lock);
 }

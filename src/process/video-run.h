@@ -62,6 +62,8 @@ struct video_run_result {
         uint32_t next_frame;    /* first input frame not in the output */
         bool complete;          /* every frame up to `end` is in the output, finished */
         uint64_t elapsed_us;
+        unsigned preemptions;   /* frame jobs the pool preempted for a requested job (re-queued
+                                   if they had not done their step yet) */
 };
 
 /* Only after ended(). */

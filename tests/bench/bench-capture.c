@@ -255,7 +255,11 @@ int main(int argc, char **argv) {
                 return fprintf(stderr, "recording failed: %s\n", strerror(-q)), 1;
 
         uint64_t captured = atomic_load(&full.frames);
-        uint64_t preview_frames = (rd.bytes - 50) / y4m_frame_size(V4L2_PIX_FMT_NV12, W, H);
+        char header[Y4M_HEADER_MAX];
+        int header_len = y4m_stream_header(V4L2_PIX_FMT_NV12, W, H, (unsigned) FPS, 1, header, sizeof header);
+        uint64_t preview_frames = rd.bytes > (uint64_t) header_len
+                                          ? (rd.bytes - (uint64_t) header_len) / y4m_frame_size(V4L2_PIX_FMT_NV12, W, H)
+                                          : 0;
         uint64_t skipped = atomic_load(&full.skipped);
 
         double wrapper_ms, bare_ms;

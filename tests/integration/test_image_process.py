@@ -199,8 +199,11 @@ class ImageProcessTest(camerad_test.CameradTestCase):
         t0 = time.monotonic()
         self.ips.Interrupt()
         elapsed = time.monotonic() - t0
+        print(f'Interrupt returned after {elapsed * 1000:.1f} ms')
         self.assertEqual(self.prop('RunningCount'), 0)
-        self.assertLess(elapsed, 1.0, 'Interrupt took too long')
+        # API.md: 100 ms; the bound leaves room for a loaded CI machine and sanitizers.
+        self.assertLess(elapsed, 5.0 if self.daemon.valgrind else 1.0,
+                        'Interrupt took too long')
         pending = [str(i) for i in self.ips.GetPendingImages()]
         for image_id in pending:
             self.assertEqual(self.ips.GetImageInfo(image_id)['state'], 'pending')

@@ -10,6 +10,10 @@
 /* Waits up to 20 s for a camera whose Id starts with id_prefix; detail = its object path. */
 int bus_find_camera(const char *id_prefix, char *detail, size_t size);
 
+/* Camera.Formats holds every discrete YUYV and NV12 size devnode enumerates, with the
+ * kernel's best frame rate, and no YUYV/NV12 size the kernel does not offer. */
+int bus_check_formats(const char *devnode, const char *camera, char *detail, size_t size);
+
 /* Waits up to `seconds` for camera to leave Manager.Cameras and its object to vanish
  * (hot-unplug). */
 int bus_wait_camera_gone(const char *camera, double seconds, char *detail, size_t size);

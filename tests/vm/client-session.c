@@ -173,8 +173,12 @@ static int pump(sd_bus *bus, struct test_session *s, int ms, bool stop_on_error)
         int r;
 
         for (;;) {
+                int events = sd_bus_get_events(bus);
+
+                if (events < 0)
+                        return events;
                 struct pollfd p[2] = {
-                        { .fd = sd_bus_get_fd(bus), .events = (short) sd_bus_get_events(bus) },
+                        { .fd = sd_bus_get_fd(bus), .events = (short) events },
                         { .fd = s && !s->stream_eof ? s->stream_fd : -1, .events = POLLIN },
                 };
                 long long left;

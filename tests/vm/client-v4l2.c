@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -57,6 +58,48 @@ static bool has_frame_size(int fd, uint32_t fourcc, unsigned width, unsigned hei
                 return width >= fs.stepwise.min_width && width <= fs.stepwise.max_width &&
                        height >= fs.stepwise.min_height && height <= fs.stepwise.max_height;
         }
+}
+
+static double best_fps(int fd, uint32_t fourcc, unsigned width, unsigned height) {
+        double best = 0;
+
+        for (uint32_t i = 0;; i++) {
+                struct v4l2_frmivalenum fi = { .index = i, .pixel_format = fourcc, .width = width, .height = height };
+
+                if (xioctl(fd, VIDIOC_ENUM_FRAMEINTERVALS, &fi) < 0)
+                        break;
+                const struct v4l2_fract *t = fi.type == V4L2_FRMIVAL_TYPE_DISCRETE ? &fi.discrete : &fi.stepwise.min;
+                if (t->numerator > 0)
+                        best = MAX(best, (double) t->denominator / t->numerator);
+                if (fi.type != V4L2_FRMIVAL_TYPE_DISCRETE)
+                        break;
+        }
+        return best;
+}
+
+int v4l2_native_formats(const char *devnode, uint32_t fourcc, struct native_format **formats, size_t *n) {
+        _cleanup_close_ int fd = open(devnode, O_RDWR | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        for (uint32_t i = 0;; i++) {
+                struct v4l2_frmsizeenum fs = { .index = i, .pixel_format = fourcc };
+                struct native_format *grown;
+
+                if (xioctl(fd, VIDIOC_ENUM_FRAMESIZES, &fs) < 0 || fs.type != V4L2_FRMSIZE_TYPE_DISCRETE)
+                        break;
+                grown = realloc(*formats, (*n + 1) * sizeof **formats);
+                if (!grown)
+                        return -ENOMEM;
+                *formats = grown;
+                (*formats)[(*n)++] = (struct native_format) {
+                        .fourcc = fourcc,
+                        .width = fs.discrete.width,
+                        .height = fs.discrete.height,
+                        .max_fps = best_fps(fd, fourcc, fs.discrete.width, fs.discrete.height),
+                };
+        }
+        return 0;
 }
 
 int v4l2_probe(const char *devnode, uint32_t fourcc, unsigned width, unsigned height,

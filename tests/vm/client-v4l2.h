@@ -35,4 +35,14 @@ int v4l2_set_control(const char *devnode, const char *name, int32_t value, char 
 /* Lists every control as "name type min..max" on stdout. */
 int v4l2_list_controls(const char *devnode);
 
+struct native_format {
+        uint32_t fourcc;
+        unsigned width, height;
+        double max_fps; /* from the shortest discrete frame interval; 0 when none */
+};
+
+/* Every discrete frame size the device offers for fourcc, with its best frame rate.
+ * Appends to *formats (realloc'd) and *n. */
+int v4l2_native_formats(const char *devnode, uint32_t fourcc, struct native_format **formats, size_t *n);
+
 uint32_t fourcc_from_string(const char *s);

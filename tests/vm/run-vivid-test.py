@@ -23,7 +23,7 @@ import vmimage  # noqa: E402
 # Every line the VM must print, in order; the host adds the recording checks.
 VM_CHECKS = [
     "modules", "video-node", "kernel-probe", "kernel-stream", "kernel-controls", "daemon",
-    "camera-listed", "virtual-camera-listed", "session-yuyv", "session-nv12",
+    "camera-listed", "camera-formats", "virtual-camera-listed", "session-yuyv", "session-nv12",
     "fault-streamon-error", "fault-dropped-buffers", "fault-disconnect", "hotplug-removed",
     "hotplug-added", "hotplug-session", "daemon-alive", "daemon-exit",
 ]
@@ -137,14 +137,18 @@ def probe_recording(path, wall_seconds):
 
 
 def check_recordings(lines, results, disk, work):
-    data = {}
+    data, notes = {}, {}
     for line in lines:
         m = DATA_RE.search(line)
         if m:
             data[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+        elif "VIVID-DATA: " in line:
+            name, _, note = line.split("VIVID-DATA: ", 1)[1].partition(" ")
+            notes[name] = note
     for name, session in RECORDINGS.items():
         if name not in data:
-            results[name] = ("FAIL", f"no recording copied out ({session}: {results.get(session, ('missing',))[0]})")
+            why = notes.get(name) or f"{session}: {results.get(session, ('missing',))[0]}"
+            results[name] = ("FAIL", f"no recording copied out ({why})")
             continue
         offset, size = data[name]
         path = os.path.join(work, f"{name}.avi")

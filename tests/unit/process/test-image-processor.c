@@ -194,6 +194,14 @@ static void test_basic(void) {
         free(pending);
         check_ok(image_processor_open_image(e.p, ids[0], &fd, &final));
         check(!final && fd >= 0);
+        {
+                /* A real JPEG of the newest frame, EXIF-tagged, read-only. */
+                char buf[4096];
+                ssize_t n = pread(fd, buf, sizeof buf, 0);
+                check(n > 100 && (unsigned char) buf[0] == 0xff && (unsigned char) buf[1] == 0xd8);
+                check(memmem(buf, (size_t) n, "Exif", 4) && memmem(buf, (size_t) n, "TestMake", 8));
+                check(write(fd, "x", 1) < 0);
+        }
         close(fd);
         check_ok(image_processor_get_info(e.p, ids[1], &info));
         check(info.state == IMAGE_STATE_PENDING && !info.requested && info.width == 32 && info.frames == 2);

@@ -254,6 +254,57 @@ static void test_damaged(struct vt_env *env, const char *dir, const char *good) 
         free(out);
 }
 
+/* A requested job (an image the user asked for) preempts a running frame job; the frame is
+ * queued again and the video still gets every frame, in order. */
+static int busy_run(struct pool_job *job, void *userdata) {
+        for (int i = 0; i < 5; i++) {
+                if (pool_job_check_cancel(job))
+                        return -ECANCELED;
+                usleep(1000);
+        }
+        return 0;
+}
+
+static void busy_done(struct pool_job *job, void *userdata, int result, enum pool_cancel reason) {
+        __atomic_add_fetch((unsigned *) userdata, 1, __ATOMIC_SEQ_CST);
+}
+
+static const struct pool_job_ops busy_ops = { .run = busy_run, .done = busy_done };
+
+static void test_preemption(const char *dir, const char *in) {
+        struct vt_env env;
+        struct vt_events ev = {};
+        struct video_processor *vp;
+        char *out = vt_path(dir, "preempted.avi");
+        unsigned busy_done_count = 0, submitted = 0;
+
+        vt_env_init(&env, EXEC_MODE_BALANCED); /* one worker on 2 CPUs */
+        check(pool_concurrency(env.pool, EXEC_MODE_BALANCED) >= 1);
+        check(video_processor_new(env.state_dir, 1006, env.pool, env.mailbox, &vt_callbacks, &ev, &vp) >= 0);
+        uint32_t frames = vt_setup(vp, "pre", in, out, "{}");
+        check_r(video_processor_process(vp, "pre", 0), 0);
+        while (ev.done == 0 && ev.errors == 0) {
+                /* One at a time, each once the worker is back on frames, so that it lands
+                 * on a running frame job. */
+                if (submitted < 10 && __atomic_load_n(&busy_done_count, __ATOMIC_SEQ_CST) == submitted) {
+                        check(pool_submit(env.pool, &busy_ops, &busy_done_count, POOL_PRIORITY_REQUESTED, 0, 0, NULL) >= 0);
+                        submitted++;
+                }
+                check(vt_wait(&env, vp, &ev, &ev.progress, ev.progress, 0.004) || true);
+        }
+        check(ev.errors == 0);
+        check(ev.last_done.frames == frames);
+        check(pool_wait_idle(env.pool, 10000000) >= 0);
+        check(busy_done_count == submitted);
+        printf("preemption: %u requested jobs ran in between, %u frame jobs preempted, %u frames out\n",
+               submitted, ev.last_done.preemptions, ev.last_done.frames);
+        check(ev.last_done.preemptions > 0);
+        check(vt_ffprobe_frames(out) == (long) frames);
+        video_processor_free(vp);
+        vt_env_done(&env);
+        free(out);
+}
+
 static void test_order(struct vt_env *env, const char *dir, const char *in) {
         struct vt_events ev = {};
         struct video_processor *vp;
@@ -435,6 +486,8 @@ int main(void) {
         test_order(&env, dir, small);
         test_persistence(&env, dir, small);
         vt_env_done(&env);
+
+        test_preemption(dir, hd);
 
         /* Our own recording: 4:2:2 frames at 30000/1001. */
         vt_env_init(&env, EXEC_MODE_LOW_POWER);
