@@ -164,6 +164,20 @@ static int property_get_cameras(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_close_container(reply);
 }
 
+static int sender_still_connected(struct manager *m, const char *sender) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        int has = 0, r;
+
+        r = sd_bus_call_method(m->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "NameHasOwner", &e, &reply, "s", sender);
+        sd_bus_error_free(&e);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "b", &has);
+        sd_bus_message_unref(reply);
+        return r < 0 ? r : has;
+}
+
 static int method_create_session(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         struct manager *m = userdata;
         const char *mode_name, *sender;
@@ -198,6 +212,14 @@ static int method_create_session(sd_bus_message *msg, void *userdata, sd_bus_err
         r = bus_message_get_sender_uid(msg, &uid);
         if (r < 0)
                 return bus_error_set_fatal(error, r, "cannot find the caller's uid");
+
+        /* While polkit was asked the caller may have left; a session made now would have
+         * no owner to notice its departure. */
+        r = sender_still_connected(m, sender);
+        if (r <= 0)
+                return r < 0 ? bus_error_set_fatal(error, r, "cannot ask the bus about the caller")
+                             : bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED,
+                                              "CreateSession: %s has left the bus", sender);
 
         r = session_new(m, sender, uid, mode, &s);
         if (r < 0)

@@ -14,7 +14,8 @@
  * Crash safety: until a RIFF is closed its size field and its movi list size stay 0 and
  * avih's frame count stays 0; finish() patches them. A reader therefore sees an interrupted
  * file as "incomplete" and recovers its frames by scanning movi. Closed RIFFs (all but the
- * last) are complete and indexed the moment the next one starts. */
+ * last) are complete and indexed the moment the next one starts. Nothing is fsync()ed: that
+ * covers a crash of the daemon, not of the machine; fsync(fd) after finish() for the latter. */
 
 #define AVI_DEFAULT_RIFF_LIMIT (UINT64_C(1) << 30) /* 1 GiB, as OpenDML readers expect */
 #define AVI_MAX_RIFFS 256                          /* super index slots reserved in hdrl */
@@ -32,16 +33,18 @@ struct avi_writer;
  * fd (close yours whenever you like). -EINVAL for bad params, -errno for I/O. */
 int avi_writer_new(int fd, const struct avi_writer_params *params, struct avi_writer **ret);
 
-/* Reopens a file this writer produced earlier — finished or interrupted — to add frames:
- * the existing frames are found with the AVI reader, anything after the last complete frame
- * (indexes, a torn chunk) is cut off, and the file is incomplete until finish() again.
- * riff_limit 0 means the default. -EBADMSG (with a reason in error, if not NULL) when the
- * file is not one of ours or cannot be read. */
+/* Reopens a file this writer produced earlier — finished or interrupted, with or without
+ * frames — to add frames: the existing frames are found with the AVI reader, the indexes of
+ * closed RIFFs are rewritten from them, anything after the last complete frame (indexes, a
+ * torn chunk) is cut off, and the file is incomplete until finish() again. riff_limit 0
+ * means the default. -EBADMSG (with a reason in error, if not NULL) when the file is not
+ * one of ours, not laid out as we write, or cannot be read; fd must be readable and
+ * writable. */
 int avi_writer_open_append(int fd, uint64_t riff_limit, struct avi_writer **ret, char *error,
                            size_t error_size);
 
-/* Appends one JPEG frame as a 00dc chunk. -EFBIG past AVI_MAX_RIFFS RIFFs, -E2BIG for a frame
- * over 64 MiB, -errno for I/O. */
+/* Appends one JPEG frame as a 00dc chunk. -EINVAL for an empty frame, -E2BIG for one over
+ * 64 MiB, -EFBIG past AVI_MAX_RIFFS RIFFs, -errno for I/O. */
 int avi_writer_add_frame(struct avi_writer *w, const void *jpeg, size_t size);
 
 /* Changes the frame rate written at finish() (e.g. the rate measured from timestamps). */

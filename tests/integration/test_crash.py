@@ -33,27 +33,25 @@ class CrashTest(camerad_test.CameradTestCase):
         ips.SetExecutionMode('high-performance')
 
         kills_while_running = 0
-        done_before = 0
         for point in range(KILL_POINTS):
+            states = [ips.GetImageInfo(i)['state'] for i in ids]
+            if states.count('done') > len(ids) - 2:
+                # Keep work queued so that every kill can land in the middle of a job.
+                ids += self.capture_images(3, burst=8, width=640, height=480)
+                ips = self.image_session()
+                ips.SetExecutionMode('high-performance')
+            running = lambda: int(self.get_property(str(ips.object_path), IMAGE_IFACE,
+                                                    'RunningCount'))
+            camerad_test.wait_until(lambda: running() > 0, 30, interval=0.005)
             # Somewhere between "just started" and "well into a job".
-            time.sleep(rnd.uniform(0.0, 0.4))
-            try:
-                running = int(self.get_property(str(ips.object_path), IMAGE_IFACE,
-                                                'RunningCount'))
-            except dbus.exceptions.DBusException:
-                running = 0
-            kills_while_running += running > 0
+            time.sleep(rnd.uniform(0.0, 0.25))
+            kills_while_running += running() > 0
             self.kill9()
             # Half-written data is what the restart must cope with.
             self.restart_daemon()
             ips = self.image_session()
             states = [ips.GetImageInfo(i)['state'] for i in ids]
             self.assertNotIn('error', states, f'after kill {point}: {states}')
-            done_before = states.count('done')
-            if done_before == len(ids):
-                # Everything finished: add work so later kills still hit processing.
-                ids += self.capture_images(2, burst=8, width=640, height=480)
-                ips = self.image_session()
             ips.SetExecutionMode('high-performance')
 
         print(f'{kills_while_running} of {KILL_POINTS} kills hit running work')

@@ -214,7 +214,8 @@ class VideoTest(OutputCase):
             self.assertRegex(video_id, r'^[0-9a-f]{32}$')
             codec, w, h, frames = camerad_test.ffprobe_frames(f.name)
         self.assertEqual((codec, w, h), ('mjpeg', 640, 480))
-        self.assertGreaterEqual(frames, 20)  # ~45 at 30 fps in 1.5 s
+        # ~45 at 30 fps in 1.5 s; under valgrind the encoder is many times slower.
+        self.assertGreaterEqual(frames, 1 if self.daemon.valgrind else 20)
         self.assertLessEqual(frames, 60)
 
     def test_deferred_recording_is_pending(self):

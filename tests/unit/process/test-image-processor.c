@@ -465,6 +465,41 @@ static void test_restart(void) {
         env_close(&e, false);
 }
 
+/* Interrupt with the real pipeline on 640x480 bursts: every run back to pending quickly. */
+static void test_interrupt_real_pipeline(void) {
+        struct env e;
+        struct test_burst t;
+        char id[IMAGE_ID_LEN + 1];
+        double worst = 0;
+
+        env_new(&e, 2, EXEC_MODE_HIGH_PERFORMANCE);
+        image_processor_set_pipeline(e.p, NULL);
+        image_processor_set_capture_active(e.p, true);
+        test_burst_init(&t, 640, 480, 4, 9);
+        for (int i = 0; i < 6; i++)
+                check_ok(image_processor_add(e.p, &t.burst, id));
+        test_burst_done(&t);
+        image_processor_set_capture_active(e.p, false);
+        for (int k = 0; k < 5; k++) {
+                double t0, dt;
+
+                check_ok(image_processor_set_mode(e.p, EXEC_MODE_HIGH_PERFORMANCE));
+                wait_for(&e, image_processor_running_count(e.p) > 0);
+                test_sleep_ms(5 + 7 * k);
+                t0 = test_now();
+                check_ok(image_processor_interrupt(e.p));
+                dt = test_now() - t0;
+                worst = dt > worst ? dt : worst;
+                check(image_processor_running_count(e.p) == 0);
+        }
+        printf("interrupt latency, real pipeline 640x480x4, worst of 5: %.1f ms\n", worst * 1000);
+        check(worst <= 0.100);
+        check_ok(image_processor_reset(e.p));
+        wait_for(&e, seen.done == 6);
+        check(image_processor_pending_count(e.p) == 0);
+        env_close(&e, false);
+}
+
 /* A burst damaged on disk is a final "process" error; the pipeline never sees it. */
 static void test_corrupt_burst(void) {
         struct env e;
@@ -507,5 +542,6 @@ int main(void) {
         test_quota();
         test_restart();
         test_corrupt_burst();
+        test_interrupt_real_pipeline();
         return 0;
 }
