@@ -82,11 +82,12 @@ fi
 
 echo "=== fuzz ($builddir-fuzz, libFuzzer, ${fuzz_seconds}s per target)"
 if CC=clang setup "$builddir-fuzz" -Dfuzz=true -Dtests=true -Dvm_tests=disabled -Dman=disabled \
-        -Db_lundef=false; then
+        -Db_sanitize=address,undefined -Db_lundef=false; then
         for fuzzer in "$builddir-fuzz"/tests/fuzz/fuzz-*; do
                 [ -x "$fuzzer" ] && [[ "$fuzzer" != *-replay ]] || continue
                 name=$(basename "$fuzzer")
-                corpus="tests/fuzz/corpus/${name#fuzz-}"
+                # The seeds: corpus/<name>, or the corpus its replay test uses.
+                corpus=$(sed -n "s|.*'${name#fuzz-}', *'\([^']*\)'.*|tests/fuzz/corpus/\1|p" tests/fuzz/meson.build | head -n 1)
                 work=$(mktemp -d)
                 [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
                 if "$fuzzer" -max_total_time="$fuzz_seconds" -print_final_stats=1 "$work" \

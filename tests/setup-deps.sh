@@ -7,7 +7,9 @@ packages=(
         # build
         build-essential meson ninja-build pkg-config
         libsystemd-dev libv4l-dev libturbojpeg0-dev libcjson-dev libexif-dev
-        libpolkit-gobject-1-dev bash-completion scdoc
+        libpolkit-gobject-1-dev libdbus-1-dev bash-completion scdoc
+        # DTDs the packaging test validates against
+        polkitd dbus-1-doc
         # run and integration tests
         dbus-daemon dbus systemd python3 python3-dbus python3-dbusmock python3-gi
         util-linux

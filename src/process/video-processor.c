@@ -12,7 +12,7 @@
 #include "media/avi-reader.h"
 #include "media/avi-writer.h"
 #include "process/pool.h"
-#include "process/video-processor.h"
+#include "process/video-processor-internal.h"
 #include "process/video-record.h"
 #include "process/video-run.h"
 #include "shared/fd-util.h"
@@ -20,61 +20,6 @@
 #include "shared/log.h"
 #include "shared/mailbox.h"
 #include "shared/macro.h"
-
-/* One video id: its persistent record plus what this daemon run holds for it. */
-struct video_entry {
-        struct video_entry *next;
-        struct video_record rec;
-        /* Session side (after prepare; dropped by reset, never persisted). */
-        struct avi_reader *reader;
-        struct video_stream_info *streams;
-        size_t n_streams;
-        int video_stream_id;
-        bool has_output;
-        int output_fd;
-        int output_stream_id;
-        int output_quality;
-        bool committed;
-        struct video_settings settings;
-        /* Kept from the last run on this output, so a resume needs no reopen. */
-        struct avi_writer *writer;
-        struct yuv_image reference;
-        bool have_reference;
-        uint32_t reference_frame;
-        /* While running. */
-        struct video_run *run;
-        struct ended_node *node;
-};
-
-/* A run's place in the processor's "ended" list, allocated before the run starts so that
- * ending never needs memory. */
-struct ended_node {
-        struct ended_node *next;
-        struct video_processor *vp;
-        struct video_run *run;
-        bool ended;
-};
-
-struct video_processor {
-        atomic_int n_ref;
-        bool dead; /* video_processor_free() was called: letters only drop their reference */
-        uid_t uid;
-        char *dir_path;
-        int dir_fd;
-        struct worker_pool *pool;
-        struct mailbox *mailbox;
-        struct video_processor_callbacks cb;
-        void *userdata;
-        struct video_entry *entries; /* oldest first */
-        struct video_entry *current; /* the video that Create/Commit/ReleaseStreams act on */
-        const char *status;
-        char message[512];
-
-        pthread_mutex_t lock; /* the ended list; shared with run threads */
-        pthread_cond_t cond;
-        struct ended_node *ended;
-        unsigned n_running;
-};
 
 struct progress_letter {
         struct video_processor *vp;
@@ -103,14 +48,13 @@ const char *video_stream_type_to_string(enum video_stream_type t) {
         return t >= 0 && t < _VIDEO_STREAM_TYPE_MAX ? names[t] : NULL;
 }
 
-static uint64_t realtime_us(void) {
+uint64_t video_realtime_us(void) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
-_printf_(3, 4)
-static int say(struct video_processor *vp, int error, const char *format, ...) {
+int video_fail(struct video_processor *vp, int error, const char *format, ...) {
         va_list ap;
 
         va_start(ap, format);
@@ -132,21 +76,21 @@ static void vp_unref(struct video_processor *vp) {
         free(vp);
 }
 
-static struct video_entry *find_entry(struct video_processor *vp, const char *id) {
+struct video_entry *video_entry_find(struct video_processor *vp, const char *id) {
         for (struct video_entry *e = vp->entries; e; e = e->next)
                 if (streq(e->rec.id, id))
                         return e;
         return NULL;
 }
 
-static int save_record(struct video_processor *vp, struct video_entry *e) {
+int video_entry_save(struct video_processor *vp, struct video_entry *e) {
         int r = video_record_save(vp->dir_fd, &e->rec);
         if (r < 0)
                 log_error_errno(r, "Cannot save the record of video %s in %s: %m", e->rec.id, vp->dir_path);
         return r;
 }
 
-static void set_status(struct video_processor *vp, const char *status) {
+void video_processor_set_status(struct video_processor *vp, const char *status) {
         if (streq(vp->status, status))
                 return;
         vp->status = status;
@@ -154,13 +98,13 @@ static void set_status(struct video_processor *vp, const char *status) {
                 vp->cb.status(vp, status, vp->userdata);
 }
 
-static void pending_changed(struct video_processor *vp) {
+void video_processor_pending_changed(struct video_processor *vp) {
         if (vp->cb.pending_changed)
                 vp->cb.pending_changed(vp, vp->userdata);
 }
 
 /* Drops the output stream (and with it the commit) of e. */
-static void entry_drop_output(struct video_entry *e) {
+void video_entry_drop_output(struct video_entry *e) {
         /* A writer reopened for a resume that never ran has cut the old indexes: finish it
          * so the file is playable again (for a finished one this rewrites the same index). */
         if (e->writer && avi_writer_finish(e->writer) < 0)
@@ -172,9 +116,9 @@ static void entry_drop_output(struct video_entry *e) {
 }
 
 /* Drops everything a Prepare gave e. */
-static void entry_drop_session(struct video_entry *e) {
+void video_entry_drop_session(struct video_entry *e) {
         assert(!e->run);
-        entry_drop_output(e);
+        video_entry_drop_output(e);
         e->reader = avi_reader_free(e->reader);
         free(e->streams);
         e->streams = NULL;
@@ -183,14 +127,14 @@ static void entry_drop_session(struct video_entry *e) {
         e->have_reference = false;
 }
 
-static void entry_free(struct video_entry *e) {
+void video_entry_free(struct video_entry *e) {
         if (!e)
                 return;
-        entry_drop_session(e);
+        video_entry_drop_session(e);
         free(e);
 }
 
-static int entry_new(struct video_processor *vp, const char *id, struct video_entry **ret) {
+int video_entry_new(struct video_processor *vp, const char *id, struct video_entry **ret) {
         struct video_entry *e = calloc(1, sizeof *e), **tail;
 
         if (!e)
@@ -198,7 +142,7 @@ static int entry_new(struct video_processor *vp, const char *id, struct video_en
         e->output_fd = -1;
         snprintf(e->rec.id, sizeof e->rec.id, "%s", id);
         e->rec.state = VIDEO_STATE_PENDING;
-        e->rec.created_us = realtime_us();
+        e->rec.created_us = video_realtime_us();
         /* Newest last: the list stays oldest first. */
         for (tail = &vp->entries; *tail; tail = &(*tail)->next)
                 ;
@@ -207,7 +151,7 @@ static int entry_new(struct video_processor *vp, const char *id, struct video_en
         return 0;
 }
 
-static void entry_unlink(struct video_processor *vp, struct video_entry *e) {
+void video_entry_unlink(struct video_processor *vp, struct video_entry *e) {
         for (struct video_entry **p = &vp->entries; *p; p = &(*p)->next)
                 if (*p == e) {
                         *p = e->next;
@@ -247,14 +191,14 @@ static void apply_run_result(struct video_processor *vp, struct video_entry *e, 
                 e->rec.error[0] = 0;
                 e->writer = w;
                 e->run = NULL;
-                (void) save_record(vp, e);
+                (void) video_entry_save(vp, e);
                 log_info("Video %s done: %u frames, %" PRIu64 " bytes in %.2f s", e->rec.id,
                          info.frames, info.size, res.elapsed_us / 1e6);
                 if (callbacks) {
-                        set_status(vp, "ready");
+                        video_processor_set_status(vp, "ready");
                         if (vp->cb.done)
                                 vp->cb.done(vp, e->rec.id, &info, vp->userdata);
-                        pending_changed(vp);
+                        video_processor_pending_changed(vp);
                 }
                 return;
         }
@@ -264,11 +208,11 @@ static void apply_run_result(struct video_processor *vp, struct video_entry *e, 
         if (res.error) {
                 e->rec.state = VIDEO_STATE_ERROR;
                 snprintf(e->rec.error, sizeof e->rec.error, "%s", res.message);
-                (void) save_record(vp, e);
+                (void) video_entry_save(vp, e);
                 log_warning("Video %s failed at frame %u: %s", e->rec.id, res.next_frame, res.message);
                 if (callbacks) {
                         if (res.error == -ENOSPC || res.error == -EDQUOT)
-                                set_status(vp, "space-limit-reached");
+                                video_processor_set_status(vp, "space-limit-reached");
                         if (vp->cb.error)
                                 vp->cb.error(vp, e->rec.id, res.code, res.message, vp->userdata);
                 }
@@ -276,7 +220,7 @@ static void apply_run_result(struct video_processor *vp, struct video_entry *e, 
         }
 
         e->rec.state = VIDEO_STATE_PENDING;
-        (void) save_record(vp, e);
+        (void) video_entry_save(vp, e);
         log_info("Video %s stopped at frame %u of %u", e->rec.id, res.next_frame, e->rec.frames);
         if (callbacks && vp->cb.error) {
                 char msg[128];
@@ -287,7 +231,7 @@ static void apply_run_result(struct video_processor *vp, struct video_entry *e, 
 }
 
 /* Applies every ended run. Loop thread. */
-static void drain_ended(struct video_processor *vp, bool callbacks) {
+void video_processor_drain_ended(struct video_processor *vp, bool callbacks) {
         struct ended_node *list;
 
         pthread_mutex_lock(&vp->lock);
@@ -326,7 +270,7 @@ static void drain_letter(void *userdata) {
         struct video_processor *vp = userdata;
 
         if (!vp->dead)
-                drain_ended(vp, true);
+                video_processor_drain_ended(vp, true);
         vp_unref(vp);
 }
 
@@ -356,10 +300,10 @@ static void progress_letter(void *userdata) {
         struct video_processor *vp = l->vp;
         struct video_entry *e;
 
-        if (!vp->dead && (e = find_entry(vp, l->id)) && e->run) {
+        if (!vp->dead && (e = video_entry_find(vp, l->id)) && e->run) {
                 /* Persisting each step bounds what a crash can lose to ~250 ms of work. */
                 e->rec.next_frame = l->next_frame;
-                (void) save_record(vp, e);
+                (void) video_entry_save(vp, e);
                 if (vp->cb.progress)
                         vp->cb.progress(vp, l->id, l->timestamp_us, vp->userdata);
         }
@@ -387,20 +331,20 @@ static void run_progress(struct video_run *run, uint32_t next_frame, uint64_t ti
 
 /* Waits (loop thread) until the run of e has ended; bounded by one frame's work because
  * every job checks its stop flag before each step. */
-static void wait_run_ended(struct video_processor *vp, struct video_entry *e) {
+void video_entry_wait_run_ended(struct video_processor *vp, struct video_entry *e) {
         pthread_mutex_lock(&vp->lock);
         while (e->node && !e->node->ended)
                 pthread_cond_wait(&vp->cond, &vp->lock);
         pthread_mutex_unlock(&vp->lock);
 }
 
-static void stop_all_and_wait(struct video_processor *vp, enum pool_cancel reason) {
+void video_processor_stop_all(struct video_processor *vp, enum pool_cancel reason) {
         for (struct video_entry *e = vp->entries; e; e = e->next)
                 if (e->run)
                         video_run_stop(e->run, reason);
         for (struct video_entry *e = vp->entries; e; e = e->next)
                 if (e->run)
-                        wait_run_ended(vp, e);
+                        video_entry_wait_run_ended(vp, e);
 }
 
 /* ---- construction ---- */
@@ -476,7 +420,7 @@ int video_processor_new(const char *state_dir, uid_t uid, struct worker_pool *po
                 qsort(records, n, sizeof *records, compare_records);
         for (size_t i = 0; i < n; i++) {
                 struct video_entry *e;
-                r = entry_new(vp, records[i].id, &e);
+                r = video_entry_new(vp, records[i].id, &e);
                 if (r < 0)
                         goto fail;
                 e->rec = records[i];
@@ -494,13 +438,13 @@ fail:
 struct video_processor *video_processor_free(struct video_processor *vp) {
         if (!vp)
                 return NULL;
-        stop_all_and_wait(vp, POOL_CANCEL_SHUTDOWN);
+        video_processor_stop_all(vp, POOL_CANCEL_SHUTDOWN);
         /* Save resume points, but no callbacks: the owner is going away. */
-        drain_ended(vp, false);
+        video_processor_drain_ended(vp, false);
         while (vp->entries) {
                 struct video_entry *e = vp->entries;
                 vp->entries = e->next;
-                entry_free(e);
+                video_entry_free(e);
         }
         vp->current = NULL;
         safe_close(vp->dir_fd);
@@ -527,224 +471,7 @@ unsigned video_processor_running_count(struct video_processor *vp) {
         return n;
 }
 
-/* ---- the session flow ---- */
-
-static int check_id(struct video_processor *vp, const char *id, struct video_entry **ret) {
-        struct video_entry *e;
-
-        if (!id || !video_id_is_valid(id))
-                return say(vp, -ENOENT, "invalid id: a video id is 1-64 characters of [A-Za-z0-9._-]");
-        e = find_entry(vp, id);
-        if (!e)
-                return say(vp, -ENOENT, "invalid id: no video '%s' was prepared or recorded", id);
-        *ret = e;
-        return 0;
-}
-
-static int fill_streams(struct video_entry *e) {
-        struct avi_reader *r = e->reader;
-        unsigned n = avi_reader_n_streams(r), video = avi_reader_video_stream(r);
-        struct video_stream_info *s = calloc(n, sizeof *s);
-
-        if (!s)
-                return -ENOMEM;
-        for (unsigned i = 0; i < n; i++) {
-                const struct avi_stream_info *a = avi_reader_stream(r, i);
-
-                s[i].id = (int) a->id;
-                s[i].type = a->type == AVI_STREAM_VIDEO ? VIDEO_STREAM_VIDEO : VIDEO_STREAM_METADATA;
-                snprintf(s[i].format, sizeof s[i].format, "%s", a->codec);
-                if (i == video) {
-                        uint32_t rate, scale;
-                        avi_reader_frame_rate(r, &rate, &scale);
-                        s[i].width = a->width;
-                        s[i].height = a->height;
-                        s[i].fps = avi_reader_fps(r);
-                        s[i].frames = (uint32_t) MIN(avi_reader_frame_count(r), (uint64_t) UINT32_MAX);
-                        s[i].duration_us = video_frame_time_us(rate, scale, s[i].frames);
-                        e->video_stream_id = s[i].id;
-                } else {
-                        s[i].width = a->type == AVI_STREAM_VIDEO ? a->width : 0;
-                        s[i].height = a->type == AVI_STREAM_VIDEO ? a->height : 0;
-                        s[i].fps = a->scale ? (double) a->rate / a->scale : 0;
-                        s[i].frames = (uint32_t) MIN(a->length, (uint64_t) UINT32_MAX);
-                        s[i].duration_us = video_frame_time_us(a->rate, a->scale, s[i].frames);
-                }
-        }
-        free(e->streams);
-        e->streams = s;
-        e->n_streams = n;
-        return 0;
-}
-
-int video_processor_prepare(struct video_processor *vp, const char *id, int fd,
-                            struct video_stream_info **ret_streams, size_t *ret_n) {
-        _cleanup_(avi_reader_freep) struct avi_reader *reader = NULL;
-        char reason[AVI_ERROR_MAX] = "";
-        struct video_stream_info *copy;
-        struct video_entry *e;
-        const char *why;
-        uint32_t rate, scale, frames;
-        bool created = false;
-        int r;
-
-        if (!id || !video_id_is_valid(id))
-                return say(vp, -ENOENT, "invalid id: a video id is 1-64 characters of [A-Za-z0-9._-]");
-        e = find_entry(vp, id);
-        if (e && e->run)
-                return say(vp, -EPERM, "video '%s' is running; Interrupt it before preparing it again", id);
-        if (fd_check_regular_file(fd, FD_NEED_READ, &why) < 0)
-                return say(vp, -EINVAL, "the file descriptor for video '%s' %s", id, why);
-        r = avi_reader_open(fd, &reader, reason, sizeof reason);
-        if (r == -ENOMEM)
-                return say(vp, r, "out of memory reading video '%s'", id);
-        if (r < 0)
-                return say(vp, -EINVAL, "video '%s' is not a readable Motion-JPEG AVI: %s", id,
-                           reason[0] ? reason : strerror(-r));
-        avi_reader_frame_rate(reader, &rate, &scale);
-        if (rate == 0 || scale == 0)
-                return say(vp, -EINVAL, "video '%s' has no frame rate (rate %u, scale %u)", id, rate, scale);
-        if (avi_reader_frame_count(reader) > UINT32_MAX)
-                return say(vp, -EINVAL, "video '%s' has too many frames", id);
-        frames = (uint32_t) avi_reader_frame_count(reader);
-
-        if (!e) {
-                r = entry_new(vp, id, &e);
-                if (r < 0)
-                        return say(vp, r, "out of memory");
-                created = true;
-        } else {
-                entry_drop_session(e);
-                if (e->rec.state == VIDEO_STATE_DONE ||
-                    (e->rec.frames && e->rec.frames != frames) ||
-                    (e->rec.width && e->rec.width != avi_reader_stream(reader, avi_reader_video_stream(reader))->width)) {
-                        /* Done before, or another file under the same id: start afresh. */
-                        e->rec.next_frame = 0;
-                        e->rec.has_output = false;
-                        e->rec.output_start = 0;
-                        e->rec.state = VIDEO_STATE_PENDING;
-                        e->rec.error[0] = 0;
-                        created = true; /* back on the pending list */
-                }
-        }
-        e->reader = TAKE_PTR(reader);
-        r = fill_streams(e);
-        if (r < 0) {
-                entry_drop_session(e);
-                return say(vp, r, "out of memory");
-        }
-        {
-                const struct avi_stream_info *v = avi_reader_stream(e->reader, avi_reader_video_stream(e->reader));
-                e->rec.width = v->width;
-                e->rec.height = v->height;
-        }
-        e->rec.rate = rate;
-        e->rec.scale = scale;
-        e->rec.frames = frames;
-        r = save_record(vp, e);
-        if (r < 0) {
-                if (created && e->rec.next_frame == 0 && !e->rec.recorded) {
-                        entry_unlink(vp, e);
-                        entry_free(e);
-                } else
-                        entry_drop_session(e);
-                return say(vp, r, "cannot save the record of video '%s': %s", id, strerror(-r));
-        }
-
-        if (vp->current && vp->current != e && !vp->current->committed)
-                entry_drop_output(vp->current);
-        vp->current = e;
-
-        copy = malloc(e->n_streams * sizeof *copy + 1);
-        if (!copy)
-                return say(vp, -ENOMEM, "out of memory");
-        memcpy(copy, e->streams, e->n_streams * sizeof *copy);
-        *ret_streams = copy;
-        *ret_n = e->n_streams;
-        if (created)
-                pending_changed(vp);
-        return 0;
-}
-
-int video_processor_create_streams(struct video_processor *vp,
-                                   const struct video_stream_output *outputs, size_t n) {
-        struct video_entry *e = vp->current;
-        const char *why;
-        int fd;
-
-        if (!e || !e->reader)
-                return say(vp, -EPERM, "CreateStreams needs a prepared video; call Prepare first");
-        if (e->run)
-                return say(vp, -EPERM, "video '%s' is running; its streams cannot change now", e->rec.id);
-        if (n == 0)
-                return say(vp, -EINVAL, "no streams given");
-        for (size_t i = 0; i < n; i++) {
-                const struct video_stream_output *o = &outputs[i];
-                bool known = false;
-
-                for (size_t k = 0; k < e->n_streams; k++)
-                        known = known || e->streams[k].id == o->stream_id;
-                if (!known)
-                        return say(vp, -EINVAL, "stream %d is not a stream of video '%s', which has %zu",
-                                   o->stream_id, e->rec.id, e->n_streams);
-                if (o->stream_id != e->video_stream_id)
-                        return say(vp, -EINVAL, "stream %d cannot be processed; only the Motion-JPEG video stream %d can",
-                                   o->stream_id, e->video_stream_id);
-                if (e->has_output || i > 0)
-                        return say(vp, -EINVAL, "stream %d already has an output; release it first", o->stream_id);
-                if (o->quality != 0 && (o->quality < 1 || o->quality > 100))
-                        return say(vp, -EINVAL, "quality for stream %d must be from 1 to 100, got %d",
-                                   o->stream_id, o->quality);
-                if (fd_check_regular_file(o->fd, FD_NEED_WRITE, &why) < 0)
-                        return say(vp, -EINVAL, "the output file descriptor for stream %d %s", o->stream_id, why);
-        }
-        fd = fd_dup_cloexec(outputs[0].fd);
-        if (fd < 0)
-                return say(vp, fd, "cannot duplicate the output file descriptor: %s", strerror(-fd));
-        entry_drop_output(e);
-        e->output_fd = fd;
-        e->output_stream_id = outputs[0].stream_id;
-        e->output_quality = outputs[0].quality;
-        e->has_output = true;
-        return 0;
-}
-
-int video_processor_commit_streams(struct video_processor *vp, const void *json, size_t len) {
-        struct video_entry *e = vp->current;
-        struct video_settings s;
-        char msg[256];
-        int r;
-
-        if (!e || !e->has_output)
-                return say(vp, -EPERM, "CommitStreams needs created streams; call %s first",
-                           e ? "CreateStreams" : "Prepare and CreateStreams");
-        if (e->run)
-                return say(vp, -EPERM, "video '%s' is running; its settings cannot change now", e->rec.id);
-        r = video_settings_parse(json, len, &s, msg, sizeof msg);
-        if (r < 0)
-                return say(vp, r, "%s", r == -ENOMEM ? "out of memory" : msg);
-        e->settings = s;
-        e->committed = true;
-        return 0;
-}
-
-int video_processor_release_streams(struct video_processor *vp, const int *stream_ids, size_t n) {
-        struct video_entry *e = vp->current;
-
-        if (!e || !e->has_output)
-                return say(vp, -EPERM, "ReleaseStreams needs created streams; there are none");
-        if (e->run)
-                return say(vp, -EPERM, "video '%s' is running; Interrupt it before releasing its streams", e->rec.id);
-        for (size_t i = 0; i < n; i++)
-                if (stream_ids[i] != e->output_stream_id)
-                        return say(vp, -EINVAL, "stream %d has no output (the output is on stream %d)",
-                                   stream_ids[i], e->output_stream_id);
-        if (n > 0)
-                entry_drop_output(e);
-        return 0;
-}
-
-static int start_run(struct video_processor *vp, struct video_entry *e, uint32_t from,
+int video_entry_start_run(struct video_processor *vp, struct video_entry *e, uint32_t from,
                      struct avi_writer *writer, bool seed) {
         struct ended_node *node = calloc(1, sizeof *node);
         struct video_run *run = NULL;
@@ -765,7 +492,7 @@ static int start_run(struct video_processor *vp, struct video_entry *e, uint32_t
                 /* Two frames per worker keep every worker busy while the ordered steps run. */
                 .window = 2 * pool_concurrency(vp->pool, pool_get_mode(vp->pool)) + 1,
                 /* Background order by request time: images captured earlier go first. */
-                .order = realtime_us(),
+                .order = video_realtime_us(),
                 .progress = run_progress,
                 .ended = run_ended,
                 .userdata = node,
@@ -794,238 +521,5 @@ static int start_run(struct video_processor *vp, struct video_entry *e, uint32_t
         e->reader = NULL;
         if (seed)
                 e->have_reference = false;
-        return 0;
-}
-
-int video_processor_process(struct video_processor *vp, const char *id, uint64_t timestamp_us) {
-        struct video_entry *e;
-        struct avi_writer *writer = NULL;
-        uint64_t k;
-        uint32_t from;
-        bool append = false;
-        int r;
-
-        r = check_id(vp, id, &e);
-        if (r < 0)
-                return r;
-        if (e->run)
-                return say(vp, -EPERM, "video '%s' is already running", id);
-        if (e->rec.state == VIDEO_STATE_DONE)
-                return say(vp, -EPERM, "video '%s' is done; Prepare it again to process it anew", id);
-        if (!e->reader || !e->committed)
-                return say(vp, -EPERM, "ProcessVideo needs committed streams for video '%s'; it is %s "
-                           "(call Prepare, CreateStreams and CommitStreams first)", id,
-                           !e->reader ? "not prepared" : e->has_output ? "not committed" : "without streams");
-        k = video_frame_at_time(e->rec.rate, e->rec.scale, timestamp_us);
-        if (k >= e->rec.frames)
-                return say(vp, -EINVAL, "timestamp %" PRIu64 " µs is past the last frame of video '%s' (%" PRIu64 " µs)",
-                           timestamp_us, id, video_frame_time_us(e->rec.rate, e->rec.scale, e->rec.frames - 1));
-
-        from = (uint32_t) k;
-        if (k > 0 && e->rec.has_output && e->rec.output_start <= k) {
-                /* A resume: continue the output an earlier run wrote. */
-                uint64_t have;
-
-                if (!e->writer) {
-                        char reason[AVI_ERROR_MAX] = "";
-                        r = avi_writer_open_append(e->output_fd, 0, &e->writer, reason, sizeof reason);
-                        if (r < 0)
-                                return say(vp, -EINVAL, "cannot resume video '%s': its output cannot be "
-                                           "reopened (%s); give a read-write output or process from 0", id,
-                                           reason[0] ? reason : strerror(-r));
-                }
-                have = avi_writer_frame_count(e->writer);
-                if (have > 0 && e->rec.output_start + have < k) {
-                        (void) avi_writer_finish(e->writer); /* playable as it was */
-                        return say(vp, -EINVAL, "cannot resume video '%s' at frame %" PRIu64 ": the output holds "
-                                   "frames %u to %" PRIu64 "; process from %" PRIu64 " µs or 0", id, k,
-                                   e->rec.output_start, e->rec.output_start + have - 1,
-                                   video_frame_time_us(e->rec.rate, e->rec.scale, e->rec.output_start + have));
-                }
-                if (have > 0) {
-                        append = true;
-                        from = (uint32_t) MIN(e->rec.output_start + have, (uint64_t) e->rec.frames);
-                        writer = TAKE_PTR(e->writer);
-                }
-        }
-        if (!append) {
-                struct avi_writer_params params = {
-                        .width = e->rec.width,
-                        .height = e->rec.height,
-                        .fps_num = e->rec.rate,
-                        .fps_den = e->rec.scale,
-                };
-                if (e->writer) /* reopened above but empty: nothing of it to keep */
-                        (void) avi_writer_finish(e->writer);
-                e->writer = avi_writer_free(e->writer);
-                r = avi_writer_new(e->output_fd, &params, &writer);
-                if (r < 0)
-                        return say(vp, r == -EINVAL ? -EINVAL : r, "cannot start the output of video '%s': %s",
-                                   id, strerror(-r));
-                e->rec.output_start = from;
-        }
-
-        e->rec.has_output = true;
-        e->rec.next_frame = from;
-        e->rec.state = VIDEO_STATE_RUNNING;
-        e->rec.error[0] = 0;
-        (void) save_record(vp, e);
-        r = start_run(vp, e, from, writer,
-                      append && e->have_reference && e->reference_frame + 1 == from);
-        if (r < 0) {
-                e->writer = writer;
-                e->rec.state = VIDEO_STATE_PENDING;
-                (void) save_record(vp, e);
-                return say(vp, r, "cannot start processing video '%s': %s", id, strerror(-r));
-        }
-        log_info("Video %s: processing frames %u to %u%s", id, from, e->rec.frames - 1,
-                 append ? " (appending)" : "");
-        return 0;
-}
-
-int video_processor_remove(struct video_processor *vp, const char *id) {
-        struct video_entry *e;
-        int r;
-
-        r = check_id(vp, id, &e);
-        if (r < 0)
-                return r;
-        if (e->run) {
-                struct ended_node *node = e->node;
-
-                video_run_stop(e->run, POOL_CANCEL_REMOVED);
-                wait_run_ended(vp, e);
-                pthread_mutex_lock(&vp->lock);
-                for (struct ended_node **p = &vp->ended; *p; p = &(*p)->next)
-                        if (*p == node) {
-                                *p = node->next;
-                                break;
-                        }
-                pthread_mutex_unlock(&vp->lock);
-                video_run_free(e->run);
-                free(node);
-                e->run = NULL;
-                e->node = NULL;
-        }
-        entry_unlink(vp, e);
-        entry_free(e);
-        r = video_record_delete(vp->dir_fd, id);
-        if (r < 0)
-                log_warning_errno(r, "Cannot delete the record of video %s: %m", id);
-        pending_changed(vp);
-        return 0;
-}
-
-int video_processor_interrupt(struct video_processor *vp) {
-        stop_all_and_wait(vp, POOL_CANCEL_INTERRUPT);
-        drain_ended(vp, true);
-        return 0;
-}
-
-int video_processor_reset(struct video_processor *vp) {
-        stop_all_and_wait(vp, POOL_CANCEL_INTERRUPT);
-        drain_ended(vp, true);
-        for (struct video_entry *e = vp->entries; e; e = e->next)
-                if (!e->run) /* a callback may have started one again; leave it be */
-                        entry_drop_session(e);
-        vp->current = NULL;
-        set_status(vp, "ready");
-        return 0;
-}
-
-int video_processor_get_info(struct video_processor *vp, const char *id, struct video_info *ret) {
-        struct video_entry *e;
-        int r;
-
-        r = check_id(vp, id, &e);
-        if (r < 0)
-                return r;
-        *ret = (struct video_info) {
-                .state = e->run ? VIDEO_STATE_RUNNING : e->rec.state,
-                .frames_done = e->rec.next_frame,
-                .frames = e->rec.frames,
-                .resume_timestamp = video_frame_time_us(e->rec.rate, e->rec.scale, e->rec.next_frame),
-                .width = e->rec.width,
-                .height = e->rec.height,
-                .fps = e->rec.scale ? (double) e->rec.rate / e->rec.scale : 0,
-                .created_us = e->rec.created_us,
-                .prepared = e->reader != NULL || e->run != NULL,
-                .committed = e->committed,
-                .error = e->rec.error[0] ? e->rec.error : NULL,
-        };
-        return 0;
-}
-
-void video_processor_strv_free(char **strv) {
-        if (!strv)
-                return;
-        for (char **s = strv; *s; s++)
-                free(*s);
-        free(strv);
-}
-
-int video_processor_pending(struct video_processor *vp, char ***ret) {
-        size_t n = 0, i = 0;
-        char **strv;
-
-        for (struct video_entry *e = vp->entries; e; e = e->next)
-                n += e->rec.state != VIDEO_STATE_DONE;
-        strv = calloc(n + 1, sizeof *strv);
-        if (!strv)
-                return say(vp, -ENOMEM, "out of memory");
-        for (struct video_entry *e = vp->entries; e; e = e->next) {
-                if (e->rec.state == VIDEO_STATE_DONE)
-                        continue;
-                strv[i] = strdup(e->rec.id);
-                if (!strv[i]) {
-                        video_processor_strv_free(strv);
-                        return say(vp, -ENOMEM, "out of memory");
-                }
-                i++;
-        }
-        *ret = strv;
-        return 0;
-}
-
-int video_processor_add_recorded(struct video_processor *vp, const char *id,
-                                 const struct video_recorded *info) {
-        struct video_entry *e;
-        bool created = false;
-        int r;
-
-        if (!id || !video_id_is_valid(id))
-                return say(vp, -EINVAL, "a video id is 1-64 characters of [A-Za-z0-9._-]");
-        if (!info || info->width > MEDIA_MAX_SIDE || info->height > MEDIA_MAX_SIDE ||
-            !isfinite(info->fps) || info->fps < 0 || info->fps > 1000)
-                return say(vp, -EINVAL, "bad metadata for recorded video '%s'", id);
-        e = find_entry(vp, id);
-        if (e && e->run)
-                return say(vp, -EPERM, "video '%s' is running", id);
-        if (!e) {
-                r = entry_new(vp, id, &e);
-                if (r < 0)
-                        return say(vp, r, "out of memory");
-                created = true;
-        }
-        e->rec.recorded = true;
-        e->rec.width = info->width;
-        e->rec.height = info->height;
-        if (info->fps > 0) {
-                e->rec.rate = (uint32_t) lround(info->fps * 1000);
-                e->rec.scale = 1000;
-        }
-        e->rec.frames = info->frames;
-        if (e->rec.next_frame > e->rec.frames)
-                e->rec.next_frame = 0;
-        r = save_record(vp, e);
-        if (r < 0) {
-                if (created) {
-                        entry_unlink(vp, e);
-                        entry_free(e);
-                }
-                return say(vp, r, "cannot save the record of video '%s': %s", id, strerror(-r));
-        }
-        if (created)
-                pending_changed(vp);
         return 0;
 }

@@ -279,6 +279,7 @@ static void pump_locked(struct video_run *run) {
                 s = slot_of(run, run->next_write);
                 if (!run->stop && !run->writing && run->next_write < run->next_blend &&
                     run->next_write < run->limit && s->state == SLOT_ENCODED) {
+                        uint32_t limit = run->limit; /* read under the lock */
                         uint64_t now, ts = 0;
                         bool report = false;
 
@@ -287,7 +288,7 @@ static void pump_locked(struct video_run *run) {
                         r = avi_writer_add_frame(run->writer, s->output.data, s->output.size);
                         now = now_us();
                         if (r >= 0 && (now - run->last_progress_us >= PROGRESS_INTERVAL_US ||
-                                       s->frame + 1 == run->limit)) {
+                                       s->frame + 1 == limit)) {
                                 run->last_progress_us = now;
                                 ts = video_frame_time_us(run->rate, run->scale, s->frame);
                                 report = run->progress != NULL;

@@ -125,6 +125,21 @@ class DaemonTest(camerad_test.CameradTestCase):
                          'org.camerad.Camera1.Manager', 'Version')
         self.assertIsInstance(self.assertCallOk(r)[0], str)
 
+    def test_daemon_as_other_user_cannot_take_the_name(self):
+        # The policy lets only root and "camerad" own the name: run as nobody, camerad
+        # must give up with a one-line reason and a non-zero status.
+        self.stop_daemon()
+        state = os.path.join(self.workdir, f'nobody-state-{os.getpid()}')
+        os.makedirs(state, exist_ok=True)
+        os.chown(state, NOBODY, NOBODY)
+        r = camerad_test.run_as(
+            NOBODY, [camerad_test.CAMERAD_BIN, f'--address={self.address}',
+                     f'--state-dir={state}', '--virtual-cameras=1', '--no-v4l2'],
+            capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('org.camerad.Camera1', r.stderr)
+        self.assertFalse(self.bus.name_has_owner(BUS_NAME))
+
     def test_kill9_and_restart_keep_state_dir(self):
         marker = os.path.join(self.state_dir, 'harness-marker')
         with open(marker, 'w') as f:

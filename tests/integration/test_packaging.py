@@ -245,9 +245,14 @@ class InstallTest(unittest.TestCase):
                     or os.path.join(prefix, 'lib', 'sysusers.d'))
         policies = (pkg_var('polkit-gobject-1', 'policydir')
                     or os.path.join(datadir, 'polkit-1', 'actions'))
+        dbus_datadir = pkg_var('dbus-1', 'datadir') or datadir
+        interfaces = (pkg_var('dbus-1', 'interfaces_dir')
+                      or os.path.join(dbus_datadir, 'dbus-1', 'interfaces'))
         return bindir, {
-            'bus policy': os.path.join(datadir, 'dbus-1', 'system.d',
+            'bus policy': os.path.join(dbus_datadir, 'dbus-1', 'system.d',
                                        'org.camerad.Camera1.conf'),
+            'interface XML': os.path.join(interfaces,
+                                          'org.camerad.Camera1.ImageProcessSession.xml'),
             'activation file': os.path.join(services, 'org.camerad.Camera1.service'),
             'unit': os.path.join(units, 'camerad.service'),
             'sysusers': os.path.join(sysusers, 'camerad.conf'),
