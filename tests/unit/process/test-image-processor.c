@@ -311,7 +311,11 @@ static void test_interrupt(void) {
         for (int i = 0; i < 4; i++)
                 check(state_of(&e, ids[i]) == IMAGE_STATE_PENDING);
         check(image_processor_get_status(e.p) == IMAGE_STATUS_PREEMPTED);
-        wait_for(&e, seen.errors[IMAGE_ERROR_ABORT] == 2);
+        mailbox_dispatch(e.mailbox);
+        if (seen.errors[IMAGE_ERROR_ABORT] != 2)
+                fprintf(stderr, "abort errors: %u, timeout %u\n", seen.errors[IMAGE_ERROR_ABORT],
+                        seen.errors[IMAGE_ERROR_TIMEOUT]);
+        check(seen.errors[IMAGE_ERROR_ABORT] == 2); /* posted before Interrupt returned */
         test_sleep_ms(30);
         check(fake.n_started == 2); /* paused: nothing restarted */
 
@@ -465,6 +469,16 @@ static void test_restart(void) {
         env_close(&e, false);
 }
 
+static bool instrumented(void) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+        return true;
+#else
+        /* valgrind announces itself through LD_PRELOAD of its vgpreload objects. */
+        const char *preload = getenv("LD_PRELOAD");
+        return preload && strstr(preload, "vgpreload");
+#endif
+}
+
 /* Interrupt with the real pipeline on 640x480 bursts: every run back to pending quickly. */
 static void test_interrupt_real_pipeline(void) {
         struct env e;
@@ -493,7 +507,9 @@ static void test_interrupt_real_pipeline(void) {
                 check(image_processor_running_count(e.p) == 0);
         }
         printf("interrupt latency, real pipeline 640x480x4, worst of 5: %.1f ms\n", worst * 1000);
-        check(worst <= 0.100);
+        /* Instrumented builds run the pipeline 5-50x slower between two checks; the
+         * fake-pipeline test above holds every build to 100 ms. */
+        check(worst <= (instrumented() ? 2.0 : 0.100));
         check_ok(image_processor_reset(e.p));
         wait_for(&e, seen.done == 6);
         check(image_processor_pending_count(e.p) == 0);
