@@ -36,14 +36,16 @@ PY
 }
 
 run_suite() { # label builddir meson-test-args...
-        local label=$1 dir=$2
+        local label=$1 dir=$2 log
         shift 2
         echo "=== $label"
-        rm -f "$dir/meson-logs/testlog.json"
+        # meson names the log testlog-<wrapper>.json under --wrap, so take whichever appears.
+        rm -f "$dir"/meson-logs/testlog*.json
         meson test -C "$dir" --print-errorlogs "$@"
-        if [ -f "$dir/meson-logs/testlog.json" ]; then
-                cp "$dir/meson-logs/testlog.json" "$dir/meson-logs/testlog-$label.json"
-                count_log "$dir/meson-logs/testlog.json" "$label"
+        log=$(ls "$dir"/meson-logs/testlog*.json 2>/dev/null | head -n 1)
+        if [ -n "$log" ]; then
+                cp "$log" "$dir/meson-logs/result-$label.json"
+                count_log "$log" "$label"
         else
                 failed=$((failed + 1)); failures+=("$label (no test log)")
         fi
@@ -84,7 +86,7 @@ echo "=== fuzz ($builddir-fuzz, libFuzzer, ${fuzz_seconds}s per target)"
 if CC=clang setup "$builddir-fuzz" -Dfuzz=true -Dtests=true -Dvm_tests=disabled -Dman=disabled \
         -Db_sanitize=address,undefined -Db_lundef=false; then
         for fuzzer in "$builddir-fuzz"/tests/fuzz/fuzz-*; do
-                [ -x "$fuzzer" ] && [[ "$fuzzer" != *-replay ]] || continue
+                [ -f "$fuzzer" ] && [ -x "$fuzzer" ] && [[ "$fuzzer" != *-replay ]] || continue
                 name=$(basename "$fuzzer")
                 # The seeds: corpus/<name>, or the corpus its replay test uses.
                 corpus=$(sed -n "s|.*'${name#fuzz-}', *'\([^']*\)'.*|tests/fuzz/corpus/\1|p" tests/fuzz/meson.build | head -n 1)

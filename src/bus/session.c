@@ -8,6 +8,7 @@
 #include "bus/camera.h"
 #include "bus/manager.h"
 #include "bus/output.h"
+#include "bus/polkit.h"
 #include "bus/session.h"
 #include "shared/log.h"
 
@@ -20,14 +21,51 @@ const char *session_path(const struct session *s) {
 unsigned manager_count_sessions_of(struct manager *m, const char *owner) {
         unsigned n = 0;
         for (struct session *s = m->sessions; s; s = s->next)
-                if (streq(s->owner, owner))
+                if (!s->persistent && streq(s->owner, owner))
                         n++;
         return n;
+}
+
+unsigned manager_count_persistent_sessions_of(struct manager *m, uid_t uid) {
+        unsigned n = 0;
+        for (struct session *s = m->sessions; s; s = s->next)
+                if (s->persistent && s->owner_uid == uid)
+                        n++;
+        return n;
+}
+
+static void session_rearm_idle_timer(struct session *s) {
+        uint64_t now;
+
+        if (!s->idle_timer || sd_event_now(s->manager->event, CLOCK_MONOTONIC, &now) < 0)
+                return;
+        (void) sd_event_source_set_time(s->idle_timer, now + s->idle_timeout_usec);
+        (void) sd_event_source_set_enabled(s->idle_timer, SD_EVENT_ONESHOT);
+}
+
+static int check_persistent_owner(struct session *s, sd_bus_message *m, sd_bus_error *error) {
+        const char *sender = sd_bus_message_get_sender(m);
+        uid_t uid;
+        int r;
+
+        r = bus_message_get_sender_uid(m, &uid);
+        if (r < 0)
+                return bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED,
+                                      "%s belongs to uid %u; the caller's uid cannot be found",
+                                      s->path, (unsigned) s->owner_uid);
+        if (uid != s->owner_uid)
+                return bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED,
+                                      "%s belongs to uid %u; the caller is %s (uid %u)", s->path,
+                                      (unsigned) s->owner_uid, sender ?: "unknown", (unsigned) uid);
+        session_rearm_idle_timer(s);
+        return 0;
 }
 
 int session_check_owner(struct session *s, sd_bus_message *m, sd_bus_error *error) {
         const char *sender = sd_bus_message_get_sender(m);
 
+        if (s->persistent)
+                return check_persistent_owner(s, m, error);
         if (!sender || !streq(sender, s->owner))
                 return bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED,
                                       "%s belongs to %s; the caller is %s", s->path, s->owner,
@@ -333,6 +371,13 @@ static int property_get_state(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_append(reply, "s", session_state_to_string(s->state));
 }
 
+static int property_get_persistent(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        struct session *s = userdata;
+        return sd_bus_message_append(reply, "b", s->persistent);
+}
+
 static int property_get_inputs(sd_bus *bus, const char *path, const char *interface,
                                const char *property, sd_bus_message *reply, void *userdata,
                                sd_bus_error *error) {
@@ -363,6 +408,7 @@ const sd_bus_vtable session_vtable[] = {
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Inputs", "ao", property_get_inputs, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Outputs", "ao", property_get_outputs, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Persistent", "b", property_get_persistent, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD("BeginConfig", "", "", method_begin_config, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CanAddInput", SD_BUS_ARGS("o", camera), SD_BUS_RESULT("b", possible),
                                 method_can_add_input, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -397,7 +443,20 @@ static int on_owner_gone(sd_bus_track *track, void *userdata) {
         return 0;
 }
 
+/* A persistent session whose owner made no call for idle_timeout_usec. It times out even
+ * while running: a preview reader or a recording in progress is not a call, nor is reading
+ * its properties; only the Session and Output methods re-arm the timer. */
+static int on_idle_timeout(sd_event_source *source, uint64_t usec, void *userdata) {
+        struct session *s = userdata;
+
+        log_info("%s: no call from uid %u for %llu s; releasing", s->path, (unsigned) s->owner_uid,
+                 (unsigned long long) (s->idle_timeout_usec / 1000000));
+        session_release(s);
+        return 0;
+}
+
 static void session_free(struct session *s) {
+        sd_event_source_disable_unref(s->idle_timer);
         sd_bus_track_unref(s->track);
         sd_bus_slot_unref(s->slot);
         pthread_mutex_destroy(&s->fanout_lock);
@@ -406,8 +465,22 @@ static void session_free(struct session *s) {
         free(s);
 }
 
+/* What ends the session other than Release(): its owner leaving, or its idle timer. */
+static int session_watch_owner(struct session *s) {
+        struct manager *m = s->manager;
+        int r;
+
+        if (s->persistent)
+                return sd_event_add_time_relative(m->event, &s->idle_timer, CLOCK_MONOTONIC,
+                                                  s->idle_timeout_usec, 0, on_idle_timeout, s);
+        r = sd_bus_track_new(m->bus, &s->track, on_owner_gone, s);
+        if (r < 0)
+                return r;
+        return sd_bus_track_add_name(s->track, s->owner);
+}
+
 int session_new(struct manager *m, const char *owner, uid_t owner_uid, enum session_mode mode,
-                struct session **ret) {
+                const struct session_options *options, struct session **ret) {
         struct session *s;
         int r;
 
@@ -419,6 +492,10 @@ int session_new(struct manager *m, const char *owner, uid_t owner_uid, enum sess
         s->mode = mode;
         s->state = SESSION_STATE_IDLE;
         s->owner_uid = owner_uid;
+        if (options && options->persistent) {
+                s->persistent = true;
+                s->idle_timeout_usec = options->idle_timeout_usec;
+        }
         s->index = m->next_session_index++;
         s->owner = strdup(owner);
         if (!s->owner || asprintf(&s->path, CAMERAD_ROOT_PATH "/session/%u", s->index) < 0) {
@@ -427,9 +504,7 @@ int session_new(struct manager *m, const char *owner, uid_t owner_uid, enum sess
                 return -ENOMEM;
         }
 
-        r = sd_bus_track_new(m->bus, &s->track, on_owner_gone, s);
-        if (r >= 0)
-                r = sd_bus_track_add_name(s->track, owner);
+        r = session_watch_owner(s);
         if (r >= 0)
                 r = sd_bus_add_object_vtable(m->bus, &s->slot, s->path, SESSION_INTERFACE,
                                              session_vtable, s);
@@ -441,8 +516,13 @@ int session_new(struct manager *m, const char *owner, uid_t owner_uid, enum sess
         s->next = m->sessions;
         m->sessions = s;
         (void) sd_bus_emit_object_added(m->bus, s->path);
-        log_info("%s (%s) created for %s (uid %u)", s->path, session_mode_to_string(mode), owner,
-                 (unsigned) owner_uid);
+        if (s->persistent)
+                log_info("%s (%s) created for uid %u by %s, persistent, idle timeout %llu s",
+                         s->path, session_mode_to_string(mode), (unsigned) owner_uid, owner,
+                         (unsigned long long) (s->idle_timeout_usec / 1000000));
+        else
+                log_info("%s (%s) created for %s (uid %u)", s->path, session_mode_to_string(mode),
+                         owner, (unsigned) owner_uid);
         *ret = s;
         return 0;
 }

@@ -163,14 +163,9 @@ int jpeg_encode_nv12(struct jpeg_encoder *e, const uint8_t *data, unsigned width
         cbcr = data + (size_t) stride * height;
 
         /* TurboJPEG wants separate Cb and Cr planes; the luma plane is used in place. */
-        for (unsigned y = 0; y < ch; y++) {
-                const uint8_t *s = cbcr + (size_t) y * stride;
-                uint8_t *du = u + (size_t) y * cw, *dv = v + (size_t) y * cw;
-                for (unsigned x = 0; x < cw; x++) {
-                        du[x] = s[2 * x];
-                        dv[x] = s[2 * x + 1];
-                }
-        }
+        for (unsigned y = 0; y < ch; y++)
+                yuv_split_cbcr_row(cbcr + (size_t) y * stride, u + (size_t) y * cw, v + (size_t) y * cw,
+                                   cw);
 
         struct yuv_planes planes = {
                 .width = width,
@@ -200,17 +195,9 @@ int jpeg_encode_yuyv(struct jpeg_encoder *e, const uint8_t *data, unsigned width
         v = u + (size_t) cw * height;
 
         /* Y0 Cb Y1 Cr per pixel pair; 4:2:2 planes keep every row of chroma. */
-        for (unsigned y = 0; y < height; y++) {
-                const uint8_t *s = data + (size_t) y * stride;
-                uint8_t *dy = yp + (size_t) y * width;
-                uint8_t *du = u + (size_t) y * cw, *dv = v + (size_t) y * cw;
-                for (unsigned x = 0; x < cw; x++) {
-                        dy[2 * x] = s[4 * x];
-                        du[x] = s[4 * x + 1];
-                        dy[2 * x + 1] = s[4 * x + 2];
-                        dv[x] = s[4 * x + 3];
-                }
-        }
+        for (unsigned y = 0; y < height; y++)
+                yuv_split_yuyv_row(data + (size_t) y * stride, yp + (size_t) y * width,
+                                   u + (size_t) y * cw, v + (size_t) y * cw, cw);
 
         struct yuv_planes planes = {
                 .width = width,

@@ -73,14 +73,9 @@ int y4m_serialize_frame(uint32_t fourcc, const uint8_t *data, size_t data_size, 
                 for (unsigned r = 0; r < height; r++)
                         memcpy(y + (size_t) r * width, data + (size_t) r * stride, width);
                 const uint8_t *cbcr = data + (size_t) stride * height;
-                for (unsigned r = 0; r < ch; r++) {
-                        const uint8_t *s = cbcr + (size_t) r * stride;
-                        uint8_t *du = u + (size_t) r * cw, *dv = v + (size_t) r * cw;
-                        for (unsigned x = 0; x < cw; x++) {
-                                du[x] = s[2 * x];
-                                dv[x] = s[2 * x + 1];
-                        }
-                }
+                for (unsigned r = 0; r < ch; r++)
+                        yuv_split_cbcr_row(cbcr + (size_t) r * stride, u + (size_t) r * cw,
+                                           v + (size_t) r * cw, cw);
         } else {
                 if (stride < width * 2)
                         return -EINVAL;
@@ -89,17 +84,9 @@ int y4m_serialize_frame(uint32_t fourcc, const uint8_t *data, size_t data_size, 
                         return -EINVAL;
                 u = y + (size_t) width * height;
                 v = u + (size_t) cw * height;
-                for (unsigned r = 0; r < height; r++) {
-                        const uint8_t *s = data + (size_t) r * stride;
-                        uint8_t *dy = y + (size_t) r * width;
-                        uint8_t *du = u + (size_t) r * cw, *dv = v + (size_t) r * cw;
-                        for (unsigned x = 0; x < cw; x++) {
-                                dy[2 * x] = s[4 * x];
-                                du[x] = s[4 * x + 1];
-                                dy[2 * x + 1] = s[4 * x + 2];
-                                dv[x] = s[4 * x + 3];
-                        }
-                }
+                for (unsigned r = 0; r < height; r++)
+                        yuv_split_yuyv_row(data + (size_t) r * stride, y + (size_t) r * width,
+                                           u + (size_t) r * cw, v + (size_t) r * cw, cw);
         }
         return (int) need;
 }

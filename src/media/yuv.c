@@ -96,3 +96,22 @@ const char *yuv_subsamp_to_string(enum yuv_subsamp s) {
         }
         return "unknown";
 }
+
+/* restrict lets the compiler vectorise these: the rows never overlap. */
+void yuv_split_cbcr_row(const uint8_t *restrict src, uint8_t *restrict cb, uint8_t *restrict cr,
+                        unsigned pairs) {
+        for (unsigned x = 0; x < pairs; x++) {
+                cb[x] = src[2 * x];
+                cr[x] = src[2 * x + 1];
+        }
+}
+
+void yuv_split_yuyv_row(const uint8_t *restrict src, uint8_t *restrict y, uint8_t *restrict cb,
+                        uint8_t *restrict cr, unsigned pairs) {
+        for (unsigned x = 0; x < pairs; x++) {
+                y[2 * x] = src[4 * x];
+                cb[x] = src[4 * x + 1];
+                y[2 * x + 1] = src[4 * x + 2];
+                cr[x] = src[4 * x + 3];
+        }
+}

@@ -52,3 +52,9 @@ void yuv_image_done(struct yuv_image *img);
 struct yuv_planes yuv_image_planes(const struct yuv_image *img);
 
 const char *yuv_subsamp_to_string(enum yuv_subsamp s); /* "4:2:0", … */
+
+/* Row converters for the capture layouts (also used by the JPEG and Y4M code).
+ * One NV12 CbCr row of `pairs` Cb,Cr pairs into separate Cb and Cr rows: */
+void yuv_split_cbcr_row(const uint8_t *src, uint8_t *cb, uint8_t *cr, unsigned pairs);
+/* One YUYV row (Y0 Cb Y1 Cr per pixel pair) into Y, Cb and Cr rows: */
+void yuv_split_yuyv_row(const uint8_t *src, uint8_t *y, uint8_t *cb, uint8_t *cr, unsigned pairs);

@@ -222,8 +222,10 @@ int image_processor_process(struct image_processor *p, const char *id) {
                         e->rec.retries = 0;
                 }
                 e->rec.requested = true;
-                if (e->job_id != 0)
+                if (e->job_id != 0) {
+                        image_scheduler_mark_requested_locked(e);
                         (void) pool_job_promote(p->pool, e->job_id);
+                }
         }
         image_scheduler_schedule_locked(p);
 finish:
@@ -275,17 +277,10 @@ int image_processor_remove(struct image_processor *p, const char *id) {
         return r;
 }
 
-/* Cancels jobs and waits for them; lock held on entry and on return. */
+/* Cancels jobs; lock held on entry and on return (dropped meanwhile). */
 static int stop_jobs_locked(struct image_processor *p, bool background_only, enum pool_cancel reason) {
-        _cleanup_free_ uint64_t *ids = NULL;
-        size_t n;
-        int r;
-
-        r = image_scheduler_collect_jobs_locked(p, background_only, &ids, &n);
-        if (r < 0)
-                return r;
         pthread_mutex_unlock(&p->lock);
-        image_scheduler_cancel_jobs(p, ids, n, reason);
+        image_scheduler_cancel_all(p, background_only, reason);
         pthread_mutex_lock(&p->lock);
         return 0;
 }

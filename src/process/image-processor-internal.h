@@ -19,6 +19,7 @@ struct image_entry {
         struct job_record rec;
         uint64_t bytes;        /* on disk */
         uint64_t job_id;       /* pool job queued or running for it; 0 = none */
+        struct image_job *job; /* that job's userdata, valid while job_id != 0 */
         bool job_running;      /* that job has started on a worker */
         bool removing;         /* RemoveImage waits for the running job to let go */
 };
@@ -33,6 +34,7 @@ struct event_sink {
 };
 
 struct jpeg_encoder;
+struct image_job;
 
 struct image_processor {
         pthread_mutex_t io_lock; /* serialises record writes; taken before lock, never after */
@@ -81,12 +83,11 @@ int image_processor_flush_record(struct image_processor *p, const char *id);
 /* image-scheduler.c */
 /* Submits every pending image that may run now. Lock held. */
 void image_scheduler_schedule_locked(struct image_processor *p);
-/* Collects the pool ids of this processor's jobs (all, or background only); the caller
- * cancels them after dropping the lock. *ret is malloc'd. */
-int image_scheduler_collect_jobs_locked(struct image_processor *p, bool background_only,
-                                        uint64_t **ret, size_t *ret_n);
-void image_scheduler_cancel_jobs(struct image_processor *p, const uint64_t *ids, size_t n,
-                                 enum pool_cancel reason);
+/* Cancels this processor's queued and running jobs (all, or background only). Call
+ * WITHOUT the lock: done() of queued jobs runs before this returns. */
+void image_scheduler_cancel_all(struct image_processor *p, bool background_only, enum pool_cancel reason);
+/* After ProcessImage promoted e: its queued/running job no longer counts as background. */
+void image_scheduler_mark_requested_locked(struct image_entry *e);
 /* Waits (lock held, released while waiting) until no job of p is in flight (including its
  * bookkeeping after the run), or timeout_us. */
 int image_scheduler_wait_idle_locked(struct image_processor *p, uint64_t timeout_us);

@@ -267,16 +267,13 @@ fail:
 }
 
 struct image_processor *image_processor_free(struct image_processor *p) {
-        _cleanup_free_ uint64_t *ids = NULL;
-        size_t n = 0;
-
         if (!p)
                 return NULL;
         pthread_mutex_lock(&p->lock);
         p->shutting_down = true;
-        (void) image_scheduler_collect_jobs_locked(p, false, &ids, &n);
         pthread_mutex_unlock(&p->lock);
-        image_scheduler_cancel_jobs(p, ids, n, POOL_CANCEL_SHUTDOWN);
+        if (p->pool)
+                image_scheduler_cancel_all(p, false, POOL_CANCEL_SHUTDOWN);
         pthread_mutex_lock(&p->lock);
         if (image_scheduler_wait_idle_locked(p, CANCEL_WAIT_US * 4) < 0)
                 /* A wedged job still points at us; leaking is the only safe choice. */

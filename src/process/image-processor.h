@@ -39,7 +39,9 @@ enum image_state {
         _IMAGE_STATE_INVALID = -EINVAL,
 };
 
-/* Status strings of API.md's StatusChanged. */
+/* Status strings of API.md's StatusChanged. Precedence: space-limit-reached (over quota),
+ * then preempted (Interrupt or a capture running), else ready. Nothing here measures
+ * temperature, so not-ready-temporarily and overheat are never reported. */
 enum image_status {
         IMAGE_STATUS_READY,
         IMAGE_STATUS_SPACE_LIMIT_REACHED,
@@ -107,7 +109,9 @@ struct image_done_info {
 };
 
 struct image_processor_callbacks {
-        /* Each is optional. id is valid only during the call. */
+        /* Each is optional. id is valid only during the call. Events arrive in the order
+         * they happened, except that an image's ProcessDone follows the durable "done"
+         * record, so a counts change for it may come first. */
         void (*process_done)(struct image_processor *p, const char *id,
                              const struct image_done_info *info, void *userdata);
         void (*error)(struct image_processor *p, const char *id, enum image_error code,
@@ -168,8 +172,10 @@ int image_processor_process(struct image_processor *p, const char *id);
 /* RemoveImage: cancels it if running and deletes its folder. */
 int image_processor_remove(struct image_processor *p, const char *id);
 
-/* Interrupt: running images go back to pending (the call waits until they have, <= 100 ms
- * in practice); background work pauses until process/set_mode/reset. */
+/* Interrupt: running images go back to pending (the call waits until their runs have
+ * stopped: milliseconds, since the pipeline checks between stripes) and each gets an
+ * Error(id, "abort") event; background work pauses until process/set_mode/reset. Preemption
+ * and capture pauses also send images back to pending, but without an error. */
 int image_processor_interrupt(struct image_processor *p);
 
 /* Reset: abort running work, error -> pending, retries cleared, default mode, resume. */

@@ -11,6 +11,7 @@ struct image_job {
         struct image_processor *p;
         char id[IMAGE_ID_LEN + 1];
         uint64_t job_id;
+        atomic_bool requested; /* read by the pool's matcher under the pool lock */
 };
 
 static int image_job_run(struct pool_job *job, void *userdata);
@@ -34,6 +35,7 @@ static int submit_locked(struct image_processor *p, struct image_entry *e) {
                 return -ENOMEM;
         j->p = p;
         memcpy(j->id, e->id, sizeof j->id);
+        atomic_init(&j->requested, e->rec.requested);
         /* Our lock is held, so the job cannot start (its run() takes the lock) before
          * e->job_id is set. */
         r = pool_submit(p->pool, &image_job_ops, j,
@@ -44,6 +46,7 @@ static int submit_locked(struct image_processor *p, struct image_entry *e) {
                 return r;
         }
         e->job_id = j->job_id;
+        e->job = j;
         p->jobs_in_flight++;
         return 0;
 }
@@ -66,25 +69,28 @@ void image_scheduler_schedule_locked(struct image_processor *p) {
         }
 }
 
-int image_scheduler_collect_jobs_locked(struct image_processor *p, bool background_only,
-                                        uint64_t **ret, size_t *ret_n) {
-        uint64_t *ids = malloc(sizeof(uint64_t) * (p->n_entries + 1));
-        size_t n = 0;
+struct cancel_filter {
+        struct image_processor *p;
+        bool background_only;
+};
 
-        if (!ids)
-                return -ENOMEM;
-        for (struct image_entry *e = p->head; e; e = e->next)
-                if (e->job_id != 0 && (!background_only || !e->rec.requested))
-                        ids[n++] = e->job_id;
-        *ret = ids;
-        *ret_n = n;
-        return 0;
+static bool job_matches(void *userdata, void *data) {
+        const struct image_job *j = userdata;
+        const struct cancel_filter *f = data;
+        return j->p == f->p && (!f->background_only || !atomic_load(&j->requested));
 }
 
-void image_scheduler_cancel_jobs(struct image_processor *p, const uint64_t *ids, size_t n,
-                                 enum pool_cancel reason) {
-        for (size_t i = 0; i < n; i++)
-                (void) pool_job_cancel(p->pool, ids[i], reason);
+void image_scheduler_cancel_all(struct image_processor *p, bool background_only, enum pool_cancel reason) {
+        struct cancel_filter f = { p, background_only };
+
+        /* One pass under the pool lock: a worker freed by one cancel cannot pick up another
+         * of our queued jobs before that one is cancelled too. */
+        pool_cancel_matching(p->pool, &image_job_ops, job_matches, &f, reason);
+}
+
+void image_scheduler_mark_requested_locked(struct image_entry *e) {
+        if (e->job_id != 0 && e->job)
+                atomic_store(&e->job->requested, true);
 }
 
 static bool any_running_locked(struct image_processor *p) {
@@ -252,6 +258,7 @@ static void image_job_done(struct pool_job *job, void *userdata, int result, enu
                 goto finish; /* stale submission */
         was_running = e->job_running;
         e->job_id = 0;
+        e->job = NULL;
         e->job_running = false;
 
         if (e->removing || reason == POOL_CANCEL_REMOVED) {
