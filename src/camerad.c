@@ -250,6 +250,13 @@ static int open_bus(const struct options *o, sd_bus **ret) {
                         o->address ? " at " : "", o->address ?: "", strerror(-r));
                 return r;
         }
+        /* Without the bus there is nothing to serve: leave the loop (exit 1) when it goes. */
+        r = sd_bus_set_exit_on_disconnect(bus, true);
+        if (r < 0) {
+                sd_bus_unref(bus);
+                fprintf(stderr, "camerad: cannot set up the bus connection: %s\n", strerror(-r));
+                return r;
+        }
         *ret = bus;
         return 0;
 }
@@ -336,6 +343,8 @@ int main(int argc, char *argv[]) {
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Shutting down");
         if (r < 0)
                 log_error_errno(r, "Event loop failed: %m");
+        else if (!sd_bus_is_open(m->bus))
+                log_error("camerad: lost the connection to the bus; exiting");
         manager_free(m);
         return r < 0 ? EXIT_FAILURE : r;
 

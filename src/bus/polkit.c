@@ -54,46 +54,59 @@ struct polkit_registry *polkit_registry_free(struct polkit_registry *r) {
         return NULL;
 }
 
-int bus_message_get_sender_uid(sd_bus_message *m, uid_t *ret) {
-        sd_bus_creds *creds = NULL;
+/* Unique names are never reused on a bus, so a sender's uid can be remembered for good.
+ * Asking the bus daemon costs a blocking round trip per call; this small ring of recent
+ * senders keeps that to once per client connection. Loop thread only. */
+#define SENDER_UID_CACHE_SIZE 64
+
+static struct {
+        char name[32];
         uid_t uid;
+} sender_uid_cache[SENDER_UID_CACHE_SIZE];
+static unsigned sender_uid_cache_next;
+
+static bool sender_uid_cache_get(const char *name, uid_t *ret) {
+        for (size_t i = 0; i < SENDER_UID_CACHE_SIZE; i++)
+                if (streq(sender_uid_cache[i].name, name)) {
+                        *ret = sender_uid_cache[i].uid;
+                        return true;
+                }
+        return false;
+}
+
+static void sender_uid_cache_put(const char *name, uid_t uid) {
+        if (name[0] != ':' || strlen(name) >= sizeof sender_uid_cache[0].name)
+                return; /* only unique names are stable */
+        strcpy(sender_uid_cache[sender_uid_cache_next].name, name);
+        sender_uid_cache[sender_uid_cache_next].uid = uid;
+        sender_uid_cache_next = (sender_uid_cache_next + 1) % SENDER_UID_CACHE_SIZE;
+}
+
+int bus_message_get_sender_uid(sd_bus_message *m, uid_t *ret) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const char *sender = sd_bus_message_get_sender(m);
+        uint32_t u;
         int r;
 
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_AUGMENT,
-                                      &creds);
-        if (r >= 0) {
-                r = sd_bus_creds_get_euid(creds, &uid);
-                if (r < 0)
-                        r = sd_bus_creds_get_uid(creds, &uid);
-                sd_bus_creds_unref(creds);
-                if (r >= 0) {
-                        *ret = uid;
-                        return 0;
-                }
-        }
+        if (!sender)
+                return -ENXIO;
+        if (sender_uid_cache_get(sender, ret))
+                return 0;
 
         /* The bus daemon always knows the connection's uid. */
-        {
-                sd_bus_error error = SD_BUS_ERROR_NULL;
-                sd_bus_message *reply = NULL;
-                uint32_t u;
-                const char *sender = sd_bus_message_get_sender(m);
-
-                if (!sender)
-                        return -ENXIO;
-                r = sd_bus_call_method(sd_bus_message_get_bus(m), "org.freedesktop.DBus",
-                                       "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                       "GetConnectionUnixUser", &error, &reply, "s", sender);
-                sd_bus_error_free(&error);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_read(reply, "u", &u);
-                sd_bus_message_unref(reply);
-                if (r < 0)
-                        return r;
-                *ret = (uid_t) u;
-                return 0;
-        }
+        r = sd_bus_call_method(sd_bus_message_get_bus(m), "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "GetConnectionUnixUser", &error, &reply, "s", sender);
+        sd_bus_error_free(&error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "u", &u);
+        sd_bus_message_unref(reply);
+        if (r < 0)
+                return r;
+        sender_uid_cache_put(sender, (uid_t) u);
+        *ret = (uid_t) u;
+        return 0;
 }
 
 static int polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The VideoProcessSession flow on ffmpeg-made and camerad-made inputs, the order rules,
  * bad inputs, and the pending list across a re-created processor. */
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "media/avi-reader.h"
@@ -305,6 +307,38 @@ static void test_preemption(const char *dir, const char *in) {
         free(out);
 }
 
+/* The output cannot grow (a file size limit stands in for a full disk): the run stops with
+ * "abnormal", the video is in state error with a message, nothing hangs or crashes, and a
+ * later run with room finishes it. */
+static void test_write_failure(struct vt_env *env, const char *dir, const char *in) {
+        struct vt_events ev = {};
+        struct video_processor *vp;
+        struct video_info info;
+        struct rlimit old, small;
+        char *out = vt_path(dir, "full.avi");
+
+        check(video_processor_new(env->state_dir, 1007, env->pool, env->mailbox, &vt_callbacks, &ev, &vp) >= 0);
+        check(vt_setup(vp, "full", in, out, "{}") == 40);
+        check(signal(SIGXFSZ, SIG_IGN) != SIG_ERR);
+        check(getrlimit(RLIMIT_FSIZE, &old) == 0);
+        small = (struct rlimit) { 64 * 1024, old.rlim_max }; /* soft limit only: it can go back */
+        check(setrlimit(RLIMIT_FSIZE, &small) == 0);
+        check_r(video_processor_process(vp, "full", 0), 0);
+        check(vt_wait(env, vp, &ev, &ev.errors, 0, 30));
+        check(setrlimit(RLIMIT_FSIZE, &old) == 0);
+        printf("output limit: %s: %s\n", ev.last_error_code, ev.last_error_message);
+        check(ev.done == 0 && streq(ev.last_error_code, "abnormal"));
+        check(strstr(ev.last_error_message, "cannot write output frame"));
+        check_r(video_processor_get_info(vp, "full", &info), 0);
+        check(info.state == VIDEO_STATE_ERROR && info.error && info.frames_done < 40);
+        /* With room again, a run from the start completes. */
+        check_r(video_processor_process(vp, "full", 0), 0);
+        check(vt_wait(env, vp, &ev, &ev.done, 0, 30));
+        check(ev.last_done.frames == 40 && vt_ffprobe_frames(out) == 40);
+        video_processor_free(vp);
+        free(out);
+}
+
 static void test_order(struct vt_env *env, const char *dir, const char *in) {
         struct vt_events ev = {};
         struct video_processor *vp;
@@ -483,6 +517,7 @@ int main(void) {
         test_flow(&env, dir, hd, "hd", 1280, 720, 24, 24);
         test_bad_inputs(&env, dir, small);
         test_damaged(&env, dir, small);
+        test_write_failure(&env, dir, small);
         test_order(&env, dir, small);
         test_persistence(&env, dir, small);
         vt_env_done(&env);

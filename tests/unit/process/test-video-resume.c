@@ -58,8 +58,8 @@ static struct video_info run_until_interrupted(struct vt_env *env, struct video_
         check(ev->done == done);
         check(streq(ev->last_error_code, "abort") && streq(ev->last_error_id, id));
         check_r(video_processor_get_info(vp, id, &info), 0);
-        printf("%s: interrupted after %u of %u frames, resume at %" PRIu64 " µs (%s)\n", id,
-               info.frames_done, info.frames, info.resume_timestamp, ev->last_error_message);
+        printf("%s: interrupted after %u of %u frames in %.1f ms, resume at %" PRIu64 " µs (%s)\n", id,
+               info.frames_done, info.frames, ev->interrupt_ms, info.resume_timestamp, ev->last_error_message);
         check(info.state == VIDEO_STATE_PENDING);
         check(info.frames_done > 0 && info.frames_done < FRAMES);
         check(info.resume_timestamp == (uint64_t) info.frames_done * 1000000u / RATE);
@@ -85,6 +85,7 @@ static int child_main(const char *state_dir, const char *in, const char *out) {
         struct video_processor *vp;
 
         vt_env_init(&env, EXEC_MODE_BALANCED);
+        rmdir(env.state_dir); /* use the parent's state directory instead */
         free(env.state_dir);
         env.state_dir = strdup(state_dir);
         vp = new_vp(&env, &ev);

@@ -154,6 +154,7 @@ struct vt_events {
         uint64_t last_progress_ts;
         bool interrupt_on_progress; /* ask the test loop to interrupt at the next progress */
         bool want_interrupt;
+        double interrupt_ms; /* how long the last interrupt() call took */
 };
 
 static inline void vt_on_done(struct video_processor *vp, const char *id,
@@ -244,7 +245,9 @@ static inline bool vt_wait(struct vt_env *env, struct video_processor *vp, struc
                 if (ev->want_interrupt) {
                         ev->want_interrupt = false;
                         ev->interrupt_on_progress = false;
+                        double t0 = vt_now();
                         check(video_processor_interrupt(vp) == 0);
+                        ev->interrupt_ms = (vt_now() - t0) * 1e3;
                 }
         }
         return true;
