@@ -82,13 +82,13 @@ static int user_context_new(struct manager *m, uid_t uid, struct user_context **
                         .mailbox = m->mailbox,
                         .callbacks = &image_process_callbacks,
                         .userdata = u,
+                        /* Paused from the start while a camera runs, not a moment later. */
+                        .capture_active = all->capture_active,
                 }, &u->images);
         if (r < 0) {
                 log_error_errno(r, "Cannot start image processing for uid %u: %m", (unsigned) uid);
                 goto fail;
         }
-        if (all->capture_active)
-                image_processor_set_capture_active(u->images, true);
 
         r = video_processor_new(m->state_dir, uid, u->pool, m->mailbox, &video_process_callbacks,
                                 u, &u->videos);
