@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -8,45 +7,27 @@
 #include "bus/bus-util.h"
 #include "bus/image-process.h"
 #include "bus/manager.h"
-#include "bus/polkit.h"
+#include "bus/process-common.h"
 #include "bus/user-context.h"
 #include "process/image-processor.h"
-#include "shared/id.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 
-static void strv_freep(char ***p) {
-        if (!*p)
-                return;
-        for (char **s = *p; *s; s++)
-                free(*s);
-        free(*p);
-}
+/* Reads the "s" execution mode argument of m. */
+static int read_mode(sd_bus_message *m, enum exec_mode *ret, sd_bus_error *error) {
+        enum exec_mode mode;
+        const char *s;
+        int r;
 
-/* Every method starts here: the caller must be the owner (or allowed to manage). */
-#define CHECK_ACCESS(u, m, error)                                       \
-        do {                                                            \
-                int _r = user_context_check_access((u), (m), (error));  \
-                if (_r <= 0)                                            \
-                        return _r < 0 ? _r : 1;                         \
-        } while (0)
-
-static int parse_mode(const char *s, enum exec_mode *ret, sd_bus_error *error) {
-        enum exec_mode mode = exec_mode_from_string(s);
-
+        r = sd_bus_message_read(m, "s", &s);
+        if (r < 0)
+                return r;
+        mode = exec_mode_from_string(s);
         if (mode < 0)
                 return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
                                       "unknown execution mode '" BUS_ECHO_FMT "'; expected "
                                       "'high-performance', 'balanced' or 'low-power'", BUS_ECHO(s));
         *ret = mode;
-        return 0;
-}
-
-static int check_id(const char *id, sd_bus_error *error) {
-        if (!image_id_is_valid(id))
-                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ID,
-                                      "'" BUS_ECHO_FMT "' is not an image id (32 lowercase hex digits)",
-                                      BUS_ECHO(id));
         return 0;
 }
 
@@ -86,14 +67,10 @@ static int emit_properties(struct user_context *u, const char *first, ...) {
 static int method_get_concurrency(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct user_context *u = userdata;
         enum exec_mode mode = EXEC_MODE_BALANCED;
-        const char *s;
         int r;
 
-        CHECK_ACCESS(u, m, error);
-        r = sd_bus_message_read(m, "s", &s);
-        if (r < 0)
-                return r;
-        r = parse_mode(s, &mode, error);
+        PROCESS_CHECK_ACCESS(u, m, error);
+        r = read_mode(m, &mode, error);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(m, "i", (int32_t) image_processor_concurrency(u->images, mode));
@@ -101,34 +78,23 @@ static int method_get_concurrency(sd_bus_message *m, void *userdata, sd_bus_erro
 
 static int method_get_pending_images(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct user_context *u = userdata;
-        _cleanup_(strv_freep) char **ids = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(process_strv_freep) char **ids = NULL;
         int r;
 
-        CHECK_ACCESS(u, m, error);
+        PROCESS_CHECK_ACCESS(u, m, error);
         r = image_processor_list_pending(u->images, &ids);
         if (r < 0)
                 return image_error(error, r, "GetPendingImages", NULL);
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append_strv(reply, ids);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return process_reply_strv(m, ids);
 }
 
 static int method_set_execution_mode(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct user_context *u = userdata;
         enum exec_mode mode = EXEC_MODE_BALANCED;
-        const char *s;
         int r;
 
-        CHECK_ACCESS(u, m, error);
-        r = sd_bus_message_read(m, "s", &s);
-        if (r < 0)
-                return r;
-        r = parse_mode(s, &mode, error);
+        PROCESS_CHECK_ACCESS(u, m, error);
+        r = read_mode(m, &mode, error);
         if (r < 0)
                 return r;
         r = image_processor_set_mode(u->images, mode);
@@ -146,11 +112,8 @@ static int method_image_op(sd_bus_message *m, struct user_context *u, sd_bus_err
         const char *id;
         int r;
 
-        CHECK_ACCESS(u, m, error);
-        r = sd_bus_message_read(m, "s", &id);
-        if (r < 0)
-                return r;
-        r = check_id(id, error);
+        PROCESS_CHECK_ACCESS(u, m, error);
+        r = process_read_id(PROCESS_IMAGE, m, &id, error);
         if (r < 0)
                 return r;
         r = op(u->images, id);
@@ -173,7 +136,7 @@ static int method_interrupt(sd_bus_message *m, void *userdata, sd_bus_error *err
         struct user_context *u = userdata;
         int r;
 
-        CHECK_ACCESS(u, m, error);
+        PROCESS_CHECK_ACCESS(u, m, error);
         r = image_processor_interrupt(u->images);
         if (r < 0)
                 return image_error(error, r, "Interrupt", NULL);
@@ -185,7 +148,7 @@ static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         struct user_context *u = userdata;
         int r;
 
-        CHECK_ACCESS(u, m, error);
+        PROCESS_CHECK_ACCESS(u, m, error);
         r = image_processor_reset(u->images);
         if (r < 0)
                 return image_error(error, r, "Reset", NULL);
@@ -201,11 +164,8 @@ static int method_open_image(sd_bus_message *m, void *userdata, sd_bus_error *er
         bool final;
         int r;
 
-        CHECK_ACCESS(u, m, error);
-        r = sd_bus_message_read(m, "s", &id);
-        if (r < 0)
-                return r;
-        r = check_id(id, error);
+        PROCESS_CHECK_ACCESS(u, m, error);
+        r = process_read_id(PROCESS_IMAGE, m, &id, error);
         if (r < 0)
                 return r;
         r = image_processor_open_image(u->images, id, &fd, &final);
@@ -221,11 +181,8 @@ static int method_get_image_info(sd_bus_message *m, void *userdata, sd_bus_error
         const char *id, *err;
         int r;
 
-        CHECK_ACCESS(u, m, error);
-        r = sd_bus_message_read(m, "s", &id);
-        if (r < 0)
-                return r;
-        r = check_id(id, error);
+        PROCESS_CHECK_ACCESS(u, m, error);
+        r = process_read_id(PROCESS_IMAGE, m, &id, error);
         if (r < 0)
                 return r;
         r = image_processor_get_info(u->images, id, &info);
@@ -298,45 +255,27 @@ static const sd_bus_vtable image_process_vtable[] = {
 static void on_process_done(struct image_processor *p, const char *id,
                             const struct image_done_info *info, void *userdata) {
         struct user_context *u = userdata;
-        int r;
 
         manager_note_activity(u->manager);
-        if (!u->image_slot)
-                return;
-        r = sd_bus_emit_signal(u->manager->bus, u->image_path, IMAGE_PROCESS_INTERFACE, "ProcessDone",
-                               "sa{sv}", id, 5,
-                               "width", "u", (uint32_t) info->width,
-                               "height", "u", (uint32_t) info->height,
-                               "size", "t", info->size,
-                               "quality", "u", (uint32_t) info->quality,
-                               "frames", "u", (uint32_t) info->frames);
-        if (r < 0)
-                log_warning_errno(r, "Cannot emit ProcessDone for %s: %m", id);
+        process_emit_signal(u, PROCESS_IMAGE, id, "ProcessDone", "sa{sv}", id, 5,
+                            "width", "u", (uint32_t) info->width,
+                            "height", "u", (uint32_t) info->height,
+                            "size", "t", info->size,
+                            "quality", "u", (uint32_t) info->quality,
+                            "frames", "u", (uint32_t) info->frames);
 }
 
 static void on_error(struct image_processor *p, const char *id, enum image_error code, void *userdata) {
         struct user_context *u = userdata;
-        int r;
 
         manager_note_activity(u->manager);
-        if (!u->image_slot)
-                return;
-        r = sd_bus_emit_signal(u->manager->bus, u->image_path, IMAGE_PROCESS_INTERFACE, "Error",
-                               "ss", id, image_error_to_string(code));
-        if (r < 0)
-                log_warning_errno(r, "Cannot emit Error for %s: %m", id);
+        process_emit_signal(u, PROCESS_IMAGE, id, "Error", "ss", id, image_error_to_string(code));
 }
 
 static void on_status_changed(struct image_processor *p, enum image_status status, void *userdata) {
         struct user_context *u = userdata;
-        int r;
 
-        if (!u->image_slot)
-                return;
-        r = sd_bus_emit_signal(u->manager->bus, u->image_path, IMAGE_PROCESS_INTERFACE,
-                               "StatusChanged", "s", image_status_to_string(status));
-        if (r < 0)
-                log_warning_errno(r, "Cannot emit StatusChanged: %m");
+        process_emit_signal(u, PROCESS_IMAGE, NULL, "StatusChanged", "s", image_status_to_string(status));
         (void) emit_properties(u, "Status", NULL);
 }
 
@@ -356,38 +295,13 @@ const struct image_processor_callbacks image_process_callbacks = {
 };
 
 int image_process_object_add(struct user_context *u) {
-        int r;
-
-        assert(u && !u->image_slot);
-        r = sd_bus_add_object_vtable(u->manager->bus, &u->image_slot, u->image_path,
-                                     IMAGE_PROCESS_INTERFACE, image_process_vtable, u);
-        if (r < 0)
-                return log_error_errno(r, "Cannot register %s: %m", u->image_path);
-        r = sd_bus_emit_interfaces_added(u->manager->bus, u->image_path, IMAGE_PROCESS_INTERFACE, NULL);
-        if (r < 0)
-                log_warning_errno(r, "Cannot announce %s: %m", u->image_path);
-        return 0;
+        return process_object_add(u, PROCESS_IMAGE, image_process_vtable);
 }
 
 void image_process_object_remove(struct user_context *u) {
-        if (!u->image_slot)
-                return;
-        (void) sd_bus_emit_interfaces_removed(u->manager->bus, u->image_path, IMAGE_PROCESS_INTERFACE, NULL);
-        u->image_slot = sd_bus_slot_unref(u->image_slot);
+        process_object_remove(u, PROCESS_IMAGE);
 }
 
 int bus_image_process_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        struct manager *manager = userdata;
-        struct user_context *u;
-        uid_t uid;
-        int r;
-
-        r = bus_message_get_sender_uid(m, &uid);
-        if (r < 0)
-                return bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED, "The caller's uid cannot be found");
-        r = user_context_get(manager, uid, &u);
-        if (r < 0)
-                return bus_error_set_fatal(error, r, "Cannot create the image processing session");
-        manager_note_activity(manager);
-        return sd_bus_reply_method_return(m, "o", u->image_path);
+        return process_session_get(m, userdata, PROCESS_IMAGE, error);
 }

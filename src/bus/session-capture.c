@@ -105,6 +105,9 @@ static void camera_failure_dispatch(void *userdata) {
                         TAKE_PTR(cf);
                         return;
                 }
+                /* cf stays ours: act on it at once. */
+                if (source)
+                        (void) sd_event_source_set_destroy_callback(source, NULL);
                 sd_event_source_disable_unref(source);
         }
         camera_failure_handle(cf);

@@ -1,37 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 
 #include "bus/bus-errors.h"
 #include "bus/bus-util.h"
 #include "bus/manager.h"
-#include "bus/polkit.h"
+#include "bus/process-common.h"
 #include "bus/user-context.h"
 #include "bus/video-process.h"
 #include "process/video-processor.h"
 #include "shared/fd-util.h"
-#include "shared/id.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 
 /* A CreateStreams/ReleaseStreams list longer than this is a client bug, not a video. */
 #define STREAMS_MAX 64
-
-#define CHECK_ACCESS(u, m, error)                                       \
-        do {                                                            \
-                int _r = user_context_check_access((u), (m), (error));  \
-                if (_r <= 0)                                            \
-                        return _r < 0 ? _r : 1;                         \
-        } while (0)
-
-static int check_id(const char *id, sd_bus_error *error) {
-        if (!video_id_is_valid(id))
-                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ID,
-                                      "'" BUS_ECHO_FMT "' is not a video id (1-64 characters of "
-                                      "A-Z a-z 0-9 . _ -)", BUS_ECHO(id));
-        return 0;
-}
 
 /* A processor failure as a D-Bus error, with the processor's own sentence. */
 static int video_error(struct user_context *u, sd_bus_error *error, int r, const char *what) {
@@ -51,27 +34,16 @@ static int video_error(struct user_context *u, sd_bus_error *error, int r, const
         }
 }
 
-static void strv_freep(char ***p) {
-        video_processor_strv_free(*p);
-}
-
 static int method_get_pending_videos(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct user_context *u = userdata;
-        _cleanup_(strv_freep) char **ids = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(process_strv_freep) char **ids = NULL;
         int r;
 
-        CHECK_ACCESS(u, m, error);
+        PROCESS_CHECK_ACCESS(u, m, error);
         r = video_processor_pending(u->videos, &ids);
         if (r < 0)
                 return video_error(u, error, r, "GetPendingVideos");
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append_strv(reply, ids);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return process_reply_strv(m, ids);
 }
 
 static int append_stream(sd_bus_message *reply, const struct video_stream_info *s) {
@@ -94,11 +66,11 @@ static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error
         size_t n = 0;
         int fd, r;
 
-        CHECK_ACCESS(u, m, error);
+        PROCESS_CHECK_ACCESS(u, m, error);
         r = sd_bus_message_read(m, "sh", &id, &fd);
         if (r < 0)
                 return r;
-        r = check_id(id, error);
+        r = process_check_id(PROCESS_VIDEO, id, error);
         if (r < 0)
                 return r;
         if (fd_check_regular_file(fd, FD_NEED_READ, &reason) < 0)
@@ -133,70 +105,44 @@ static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error
  * InvalidArgument naming the key. */
 static int read_stream_dict(sd_bus_message *m, bool with_fd, size_t index,
                             struct video_stream_output *ret, sd_bus_error *error) {
-        bool have_id = false, have_fd = false;
+        int32_t id = 0;
+        uint32_t quality = 0;
+        struct bus_dict_key keys[] = {
+                { .name = "id", .type = 'i', .ptr = &id },
+                { .name = "fd", .type = 'h', .ptr = &ret->fd },
+                { .name = "quality", .type = 'u', .ptr = &quality },
+        };
+        struct bus_dict_key *k;
+        const char *key, *contents;
         int r;
 
         *ret = (struct video_stream_output) { .fd = -1 };
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                const char *key, *contents;
-                const char *want;
-
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                if (streq(key, "id"))
-                        want = "i";
-                else if (with_fd && streq(key, "fd"))
-                        want = "h";
-                else if (with_fd && streq(key, "quality"))
-                        want = "u";
-                else
+        while ((r = bus_dict_next(m, keys, with_fd ? ELEMENTSOF(keys) : 1, &key, &k, &contents)) > 0) {
+                if (!k)
                         return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
                                               "stream %zu: unknown key '" BUS_ECHO_FMT "'; expected %s",
                                               index, BUS_ECHO(key), with_fd ? "id, fd, quality" : "id");
-                r = sd_bus_message_peek_type(m, NULL, &contents);
-                if (r < 0)
-                        return r;
-                if (!streq(contents, want))
+                if (!bus_dict_type_is(k, contents))
                         return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
-                                              "stream %zu: key '%s' must be of type '%s'; got '" BUS_ECHO_FMT "'",
-                                              index, key, want, BUS_ECHO(contents));
-                r = sd_bus_message_enter_container(m, 'v', want);
+                                              "stream %zu: key '%s' must be of type '%c'; got '" BUS_ECHO_FMT "'",
+                                              index, key, k->type, BUS_ECHO(contents));
+                r = bus_dict_read_value(m, k);
                 if (r < 0)
                         return r;
-                if (want[0] == 'i') {
-                        int32_t v;
-                        r = sd_bus_message_read_basic(m, 'i', &v);
-                        ret->stream_id = v;
-                        have_id = true;
-                } else if (want[0] == 'h') {
-                        r = sd_bus_message_read_basic(m, 'h', &ret->fd);
-                        have_fd = true;
-                } else {
-                        uint32_t q;
-                        r = sd_bus_message_read_basic(m, 'u', &q);
-                        if (r >= 0 && (q < 1 || q > 100))
-                                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
-                                                      "stream %zu: quality must be 1-100; got %u", index, q);
-                        ret->quality = (int) q;
-                }
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
+                if (k == &keys[2] && (quality < 1 || quality > 100))
+                        return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
+                                              "stream %zu: quality must be 1-100; got %u", index, quality);
         }
         if (r < 0)
                 return r;
-        if (!have_id)
+        if (!keys[0].seen)
                 return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
                                       "stream %zu: the key 'id' is missing", index);
-        if (with_fd && !have_fd)
+        if (with_fd && !keys[1].seen)
                 return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
                                       "stream %zu: the key 'fd' is missing", index);
+        ret->stream_id = id;
+        ret->quality = (int) quality;
         return 0;
 }
 
@@ -245,7 +191,7 @@ static int method_create_streams(sd_bus_message *m, void *userdata, sd_bus_error
         size_t n;
         int r;
 
-        CHECK_ACCESS(u, m, error);
+        PROCESS_CHECK_ACCESS(u, m, error);
         r = read_stream_list(m, true, &outputs, &n, error);
         if (r < 0)
                 return r;
@@ -269,7 +215,7 @@ static int method_commit_streams(sd_bus_message *m, void *userdata, sd_bus_error
         size_t len;
         int r;
 
-        CHECK_ACCESS(u, m, error);
+        PROCESS_CHECK_ACCESS(u, m, error);
         r = sd_bus_message_read_array(m, 'y', &json, &len);
         if (r < 0)
                 return r;
@@ -286,7 +232,7 @@ static int method_release_streams(sd_bus_message *m, void *userdata, sd_bus_erro
         size_t n;
         int r;
 
-        CHECK_ACCESS(u, m, error);
+        PROCESS_CHECK_ACCESS(u, m, error);
         r = read_stream_list(m, false, &list, &n, error);
         if (r < 0)
                 return r;
@@ -307,11 +253,11 @@ static int method_process_video(sd_bus_message *m, void *userdata, sd_bus_error 
         uint64_t timestamp;
         int r;
 
-        CHECK_ACCESS(u, m, error);
+        PROCESS_CHECK_ACCESS(u, m, error);
         r = sd_bus_message_read(m, "st", &id, &timestamp);
         if (r < 0)
                 return r;
-        r = check_id(id, error);
+        r = process_check_id(PROCESS_VIDEO, id, error);
         if (r < 0)
                 return r;
         r = video_processor_process(u->videos, id, timestamp);
@@ -326,11 +272,8 @@ static int method_remove_video(sd_bus_message *m, void *userdata, sd_bus_error *
         const char *id;
         int r;
 
-        CHECK_ACCESS(u, m, error);
-        r = sd_bus_message_read(m, "s", &id);
-        if (r < 0)
-                return r;
-        r = check_id(id, error);
+        PROCESS_CHECK_ACCESS(u, m, error);
+        r = process_read_id(PROCESS_VIDEO, m, &id, error);
         if (r < 0)
                 return r;
         r = video_processor_remove(u->videos, id);
@@ -339,26 +282,24 @@ static int method_remove_video(sd_bus_message *m, void *userdata, sd_bus_error *
         return sd_bus_reply_method_return(m, NULL);
 }
 
-static int method_interrupt(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        struct user_context *u = userdata;
+/* Interrupt and Reset: nothing in, nothing out. */
+static int method_videos_op(sd_bus_message *m, struct user_context *u, sd_bus_error *error,
+                            int (*op)(struct video_processor *), const char *what) {
         int r;
 
-        CHECK_ACCESS(u, m, error);
-        r = video_processor_interrupt(u->videos);
+        PROCESS_CHECK_ACCESS(u, m, error);
+        r = op(u->videos);
         if (r < 0)
-                return video_error(u, error, r, "Interrupt");
+                return video_error(u, error, r, what);
         return sd_bus_reply_method_return(m, NULL);
 }
 
-static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        struct user_context *u = userdata;
-        int r;
+static int method_interrupt(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return method_videos_op(m, userdata, error, video_processor_interrupt, "Interrupt");
+}
 
-        CHECK_ACCESS(u, m, error);
-        r = video_processor_reset(u->videos);
-        if (r < 0)
-                return video_error(u, error, r, "Reset");
-        return sd_bus_reply_method_return(m, NULL);
+static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return method_videos_op(m, userdata, error, video_processor_reset, "Reset");
 }
 
 static int method_get_video_info(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -367,11 +308,8 @@ static int method_get_video_info(sd_bus_message *m, void *userdata, sd_bus_error
         const char *id;
         int r;
 
-        CHECK_ACCESS(u, m, error);
-        r = sd_bus_message_read(m, "s", &id);
-        if (r < 0)
-                return r;
-        r = check_id(id, error);
+        PROCESS_CHECK_ACCESS(u, m, error);
+        r = process_read_id(PROCESS_VIDEO, m, &id, error);
         if (r < 0)
                 return r;
         r = video_processor_get_info(u->videos, id, &info);
@@ -426,64 +364,40 @@ static const sd_bus_vtable video_process_vtable[] = {
 static void on_done(struct video_processor *vp, const char *id, const struct video_done_info *info,
                     void *userdata) {
         struct user_context *u = userdata;
-        int r;
 
         manager_note_activity(u->manager);
-        if (!u->video_slot)
-                return;
-        r = sd_bus_emit_signal(u->manager->bus, u->video_path, VIDEO_PROCESS_INTERFACE, "ProcessDone",
-                               "sa{sv}", id, 8,
-                               "frames", "u", (uint32_t) info->frames,
-                               "size", "t", info->size,
-                               "width", "u", (uint32_t) info->width,
-                               "height", "u", (uint32_t) info->height,
-                               "quality", "u", (uint32_t) info->quality,
-                               "fps", "d", info->fps,
-                               "duration", "t", info->duration_us,
-                               "elapsed", "t", info->elapsed_us);
-        if (r < 0)
-                log_warning_errno(r, "Cannot emit ProcessDone for video %s: %m", id);
+        process_emit_signal(u, PROCESS_VIDEO, id, "ProcessDone", "sa{sv}", id, 8,
+                            "frames", "u", (uint32_t) info->frames,
+                            "size", "t", info->size,
+                            "width", "u", (uint32_t) info->width,
+                            "height", "u", (uint32_t) info->height,
+                            "quality", "u", (uint32_t) info->quality,
+                            "fps", "d", info->fps,
+                            "duration", "t", info->duration_us,
+                            "elapsed", "t", info->elapsed_us);
 }
 
 static void on_error(struct video_processor *vp, const char *id, const char *code, const char *message,
                      void *userdata) {
         struct user_context *u = userdata;
-        int r;
 
         log_info("uid %u: video %s: %s (%s)", (unsigned) u->uid, id, code, message ?: "");
         manager_note_activity(u->manager);
-        if (!u->video_slot)
-                return;
-        r = sd_bus_emit_signal(u->manager->bus, u->video_path, VIDEO_PROCESS_INTERFACE, "Error",
-                               "ss", id, code);
-        if (r < 0)
-                log_warning_errno(r, "Cannot emit Error for video %s: %m", id);
+        process_emit_signal(u, PROCESS_VIDEO, id, "Error", "ss", id, code);
 }
 
 static void on_status(struct video_processor *vp, const char *status, void *userdata) {
         struct user_context *u = userdata;
-        int r;
 
-        if (!u->video_slot)
-                return;
-        r = sd_bus_emit_signal(u->manager->bus, u->video_path, VIDEO_PROCESS_INTERFACE,
-                               "StatusChanged", "s", status);
-        if (r < 0)
-                log_warning_errno(r, "Cannot emit StatusChanged: %m");
+        process_emit_signal(u, PROCESS_VIDEO, NULL, "StatusChanged", "s", status);
 }
 
 static void on_progress(struct video_processor *vp, const char *id, uint64_t timestamp_us,
                         void *userdata) {
         struct user_context *u = userdata;
-        int r;
 
         manager_note_activity(u->manager);
-        if (!u->video_slot)
-                return;
-        r = sd_bus_emit_signal(u->manager->bus, u->video_path, VIDEO_PROCESS_INTERFACE, "Progress",
-                               "st", id, timestamp_us);
-        if (r < 0)
-                log_warning_errno(r, "Cannot emit Progress for video %s: %m", id);
+        process_emit_signal(u, PROCESS_VIDEO, id, "Progress", "st", id, timestamp_us);
 }
 
 static void on_pending_changed(struct video_processor *vp, void *userdata) {
@@ -501,38 +415,13 @@ const struct video_processor_callbacks video_process_callbacks = {
 };
 
 int video_process_object_add(struct user_context *u) {
-        int r;
-
-        assert(u && !u->video_slot);
-        r = sd_bus_add_object_vtable(u->manager->bus, &u->video_slot, u->video_path,
-                                     VIDEO_PROCESS_INTERFACE, video_process_vtable, u);
-        if (r < 0)
-                return log_error_errno(r, "Cannot register %s: %m", u->video_path);
-        r = sd_bus_emit_interfaces_added(u->manager->bus, u->video_path, VIDEO_PROCESS_INTERFACE, NULL);
-        if (r < 0)
-                log_warning_errno(r, "Cannot announce %s: %m", u->video_path);
-        return 0;
+        return process_object_add(u, PROCESS_VIDEO, video_process_vtable);
 }
 
 void video_process_object_remove(struct user_context *u) {
-        if (!u->video_slot)
-                return;
-        (void) sd_bus_emit_interfaces_removed(u->manager->bus, u->video_path, VIDEO_PROCESS_INTERFACE, NULL);
-        u->video_slot = sd_bus_slot_unref(u->video_slot);
+        process_object_remove(u, PROCESS_VIDEO);
 }
 
 int bus_video_process_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        struct manager *manager = userdata;
-        struct user_context *u;
-        uid_t uid;
-        int r;
-
-        r = bus_message_get_sender_uid(m, &uid);
-        if (r < 0)
-                return bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED, "The caller's uid cannot be found");
-        r = user_context_get(manager, uid, &u);
-        if (r < 0)
-                return bus_error_set_fatal(error, r, "Cannot create the video processing session");
-        manager_note_activity(manager);
-        return sd_bus_reply_method_return(m, "o", u->video_path);
+        return process_session_get(m, userdata, PROCESS_VIDEO, error);
 }

@@ -4,9 +4,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <sys/stat.h>
 
+#include "process/parse-message.h"
 #include "process/video-record.h"
 #include "shared/fd-util.h"
 #include "shared/id.h"
@@ -14,18 +14,6 @@
 #include "shared/macro.h"
 
 #define RECORD_MAX_SIZE (64 * 1024)
-
-_printf_(3, 4)
-static int fail(char *message, size_t size, const char *format, ...) {
-        va_list ap;
-
-        if (message && size > 0) {
-                va_start(ap, format);
-                vsnprintf(message, size, format, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
-}
 
 uint64_t video_frame_time_us(uint32_t rate, uint32_t scale, uint64_t frame) {
         if (rate == 0)
@@ -60,7 +48,7 @@ static int get_uint(const cJSON *root, const char *key, uint64_t max, uint64_t *
                 return -ENOENT;
         if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 ||
             v->valuedouble != floor(v->valuedouble) || v->valuedouble > (double) max)
-                return fail(message, size, "\"%s\" is not an integer from 0 to %" PRIu64, key, max);
+                return parse_fail(message, size, "\"%s\" is not an integer from 0 to %" PRIu64, key, max);
         *ret = (uint64_t) v->valuedouble;
         return 0;
 }
@@ -75,30 +63,30 @@ int video_record_parse(const char *json, size_t len, struct video_record *ret, c
         int r = 0;
 
         if (len > RECORD_MAX_SIZE)
-                return fail(message, message_size, "record is %zu bytes, larger than 64 KiB", len);
+                return parse_fail(message, message_size, "record is %zu bytes, larger than 64 KiB", len);
         if (memchr(json, 0, len))
-                return fail(message, message_size, "record holds a NUL byte");
+                return parse_fail(message, message_size, "record holds a NUL byte");
         text = strndup(json, len);
         if (!text)
                 return -ENOMEM;
         root = cJSON_ParseWithOpts(text, NULL, true);
         if (!root)
-                return fail(message, message_size, "record is not JSON");
+                return parse_fail(message, message_size, "record is not JSON");
         if (!cJSON_IsObject(root)) {
-                r = fail(message, message_size, "record is not a JSON object");
+                r = parse_fail(message, message_size, "record is not a JSON object");
                 goto out;
         }
 
         v = get(root, "id");
         if (!cJSON_IsString(v) || !video_id_is_valid(v->valuestring)) {
-                r = fail(message, message_size, "\"id\" is missing or not a valid video id");
+                r = parse_fail(message, message_size, "\"id\" is missing or not a valid video id");
                 goto out;
         }
         strcpy(rec.id, v->valuestring); /* video_id_is_valid bounds it to 64 characters */
 
         v = get(root, "state");
         if (!cJSON_IsString(v)) {
-                r = fail(message, message_size, "\"state\" is missing or not a string");
+                r = parse_fail(message, message_size, "\"state\" is missing or not a string");
                 goto out;
         }
         if (streq(v->valuestring, "pending") || streq(v->valuestring, "running"))
@@ -108,14 +96,14 @@ int video_record_parse(const char *json, size_t len, struct video_record *ret, c
         else if (streq(v->valuestring, "error"))
                 rec.state = VIDEO_STATE_ERROR;
         else {
-                r = fail(message, message_size, "\"state\" is \"%.20s\", not pending/running/done/error",
+                r = parse_fail(message, message_size, "\"state\" is \"%.20s\", not pending/running/done/error",
                          v->valuestring);
                 goto out;
         }
 
         v = get(root, "recorded");
         if (v && !cJSON_IsBool(v)) {
-                r = fail(message, message_size, "\"recorded\" is not a boolean");
+                r = parse_fail(message, message_size, "\"recorded\" is not a boolean");
                 goto out;
         }
         rec.recorded = cJSON_IsTrue(v);
@@ -126,7 +114,7 @@ int video_record_parse(const char *json, size_t len, struct video_record *ret, c
                 if (r == -ENOENT && !(required))                                           \
                         n = 0, r = 0;                                                      \
                 else if (r == -ENOENT)                                                     \
-                        r = fail(message, message_size, "\"%s\" is missing", key);        \
+                        r = parse_fail(message, message_size, "\"%s\" is missing", key);        \
                 if (r < 0)                                                                 \
                         goto out;                                                          \
                 dst = n;                                                                   \
@@ -140,11 +128,11 @@ int video_record_parse(const char *json, size_t len, struct video_record *ret, c
         UINT_FIELD("frames", UINT32_MAX, rec.frames, false);
         UINT_FIELD("next_frame", UINT32_MAX, rec.next_frame, false);
         if ((rec.rate == 0) != (rec.scale == 0)) {
-                r = fail(message, message_size, "\"rate\" and \"scale\" must both be 0 or both be set");
+                r = parse_fail(message, message_size, "\"rate\" and \"scale\" must both be 0 or both be set");
                 goto out;
         }
         if (rec.frames > 0 && rec.next_frame > rec.frames) {
-                r = fail(message, message_size, "\"next_frame\" %u is past \"frames\" %u",
+                r = parse_fail(message, message_size, "\"next_frame\" %u is past \"frames\" %u",
                          rec.next_frame, rec.frames);
                 goto out;
         }
@@ -153,7 +141,7 @@ int video_record_parse(const char *json, size_t len, struct video_record *ret, c
         if (v && !cJSON_IsNull(v)) {
                 UINT_FIELD("output_start", UINT32_MAX, rec.output_start, true);
                 if (rec.output_start > rec.next_frame) {
-                        r = fail(message, message_size, "\"output_start\" %u is past \"next_frame\" %u",
+                        r = parse_fail(message, message_size, "\"output_start\" %u is past \"next_frame\" %u",
                                  rec.output_start, rec.next_frame);
                         goto out;
                 }
@@ -164,7 +152,7 @@ int video_record_parse(const char *json, size_t len, struct video_record *ret, c
         v = get(root, "error");
         if (v && !cJSON_IsNull(v)) {
                 if (!cJSON_IsString(v)) {
-                        r = fail(message, message_size, "\"error\" is not a string");
+                        r = parse_fail(message, message_size, "\"error\" is not a string");
                         goto out;
                 }
                 snprintf(rec.error, sizeof rec.error, "%s", v->valuestring);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "process/parse-message.h"
 #include "process/video-settings.h"
 #include "shared/macro.h"
 
@@ -14,18 +14,6 @@ void video_settings_init(struct video_settings *s) {
                 .sharpen = VIDEO_SETTINGS_DEFAULT_SHARPEN,
                 .quality = VIDEO_SETTINGS_DEFAULT_QUALITY,
         };
-}
-
-_printf_(3, 4)
-static int fail(char *message, size_t size, const char *format, ...) {
-        va_list ap;
-
-        if (message && size > 0) {
-                va_start(ap, format);
-                vsnprintf(message, size, format, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
 }
 
 /* Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF.
@@ -92,9 +80,9 @@ static int parse_unit_interval(const cJSON *v, const char *key, double *ret,
 
         describe_value(v, seen, sizeof seen);
         if (!cJSON_IsNumber(v))
-                return fail(message, size, "\"%s\" must be a number from 0 to 1, got %s", key, seen);
+                return parse_fail(message, size, "\"%s\" must be a number from 0 to 1, got %s", key, seen);
         if (!isfinite(v->valuedouble) || v->valuedouble < 0.0 || v->valuedouble > 1.0)
-                return fail(message, size, "\"%s\" must be from 0 to 1, got %s", key, seen);
+                return parse_fail(message, size, "\"%s\" must be from 0 to 1, got %s", key, seen);
         *ret = v->valuedouble;
         return 0;
 }
@@ -105,9 +93,9 @@ static int parse_quality(const cJSON *v, int *ret, char *message, size_t size) {
         describe_value(v, seen, sizeof seen);
         if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
             v->valuedouble != floor(v->valuedouble))
-                return fail(message, size, "\"quality\" must be an integer from 1 to 100, got %s", seen);
+                return parse_fail(message, size, "\"quality\" must be an integer from 1 to 100, got %s", seen);
         if (v->valuedouble < 1 || v->valuedouble > 100)
-                return fail(message, size, "\"quality\" must be from 1 to 100, got %s", seen);
+                return parse_fail(message, size, "\"quality\" must be from 1 to 100, got %s", seen);
         *ret = (int) v->valuedouble;
         return 0;
 }
@@ -122,12 +110,12 @@ int video_settings_parse(const void *data, size_t len, struct video_settings *re
         int r = 0;
 
         if (len > 64 * 1024)
-                return fail(message, message_size, "modeSetting is %zu bytes, more than 64 KiB", len);
+                return parse_fail(message, message_size, "modeSetting is %zu bytes, more than 64 KiB", len);
         if (len > 0 && memchr(data, 0, len))
-                return fail(message, message_size, "modeSetting holds a NUL byte at offset %zu",
+                return parse_fail(message, message_size, "modeSetting holds a NUL byte at offset %zu",
                             (size_t) ((const char *) memchr(data, 0, len) - (const char *) data));
         if (!utf8_is_valid(data, len, &bad))
-                return fail(message, message_size, "modeSetting is not UTF-8 (bad byte 0x%02x at offset %zu)",
+                return parse_fail(message, message_size, "modeSetting is not UTF-8 (bad byte 0x%02x at offset %zu)",
                             ((const uint8_t *) data)[bad], bad);
 
         text = malloc(len + 1);
@@ -139,10 +127,10 @@ int video_settings_parse(const void *data, size_t len, struct video_settings *re
 
         root = cJSON_ParseWithOpts(text, NULL, true);
         if (!root)
-                return fail(message, message_size, "modeSetting is not JSON: \"%.40s\"", text);
+                return parse_fail(message, message_size, "modeSetting is not JSON: \"%.40s\"", text);
         if (!cJSON_IsObject(root)) {
                 cJSON_Delete(root);
-                return fail(message, message_size, "modeSetting must be a JSON object, got \"%.40s\"", text);
+                return parse_fail(message, message_size, "modeSetting must be a JSON object, got \"%.40s\"", text);
         }
 
         video_settings_init(&s);
@@ -160,14 +148,14 @@ int video_settings_parse(const void *data, size_t len, struct video_settings *re
                         seen = &seen_quality;
                         r = parse_quality(item, &s.quality, message, message_size);
                 } else {
-                        r = fail(message, message_size,
+                        r = parse_fail(message, message_size,
                                  "unknown key \"%.40s\" in modeSetting (known: denoise, sharpen, quality)", key);
                         break;
                 }
                 if (r < 0)
                         break;
                 if (*seen) {
-                        r = fail(message, message_size, "key \"%s\" is given twice in modeSetting", key);
+                        r = parse_fail(message, message_size, "key \"%s\" is given twice in modeSetting", key);
                         break;
                 }
                 *seen = true;

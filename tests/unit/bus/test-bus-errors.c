@@ -5,15 +5,7 @@
 
 #include "bus/bus-errors.h"
 
-static int failures;
-
-#define CHECK(cond)                                                                   \
-        do {                                                                          \
-                if (!(cond)) {                                                        \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-                        failures++;                                                   \
-                }                                                                     \
-        } while (0)
+#include "../check.h"
 
 static const struct {
         enum camerad_error err;
@@ -54,7 +46,7 @@ int main(void) {
                         snprintf(expect, sizeof expect, "Thing needs care");
                 if (strcmp(e.message, expect) != 0) {
                         fprintf(stderr, "%s: message '%s', expected '%s'\n", table[i].name, e.message, expect);
-                        failures++;
+                        check_failures++;
                 }
                 /* The registered map turns the name back into the same errno. */
                 CHECK(sd_bus_error_get_errno(&e) == camerad_error_errno(table[i].err));
@@ -80,10 +72,5 @@ int main(void) {
         CHECK(strlen(e.message) < 2048);
         sd_bus_error_free(&e);
 
-        if (failures) {
-                fprintf(stderr, "%d check(s) failed\n", failures);
-                return 1;
-        }
-        printf("bus-errors: all checks passed\n");
-        return 0;
+        return check_report("bus-errors");
 }

@@ -8,15 +8,7 @@
 
 #include "bus/session-state.h"
 
-static int failures;
-
-#define CHECK(cond)                                                                   \
-        do {                                                                          \
-                if (!(cond)) {                                                        \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-                        failures++;                                                   \
-                }                                                                     \
-        } while (0)
+#include "../check.h"
 
 enum { OK = 0, NOOP = 1 };
 #define REFUSED(err) (100 + (err))
@@ -106,7 +98,7 @@ static void test_state_table(void) {
                                 fprintf(stderr, "state %s, %s: expected %d, got %d (%s)\n",
                                         session_state_to_string(s), session_op_to_string(op),
                                         expected[s][op], got, r < 0 ? v.message : "");
-                                failures++;
+                                check_failures++;
                         }
                         if (r < 0) {
                                 /* The message names the method and the state seen. */
@@ -178,7 +170,7 @@ static void test_profile(void) {
                 CHECK(v.error == CAMERAD_ERROR_INVALID_ARGUMENT);
                 if (!strstr(v.message, bad[i].key)) {
                         fprintf(stderr, "profile %zu: message '%s' does not name %s\n", i, v.message, bad[i].key);
-                        failures++;
+                        check_failures++;
                 }
         }
         struct output_profile good = { V4L2_PIX_FMT_NV12, 1920, 1080, 29.97 };
@@ -310,10 +302,5 @@ int main(void) {
         test_outputs();
         test_commit();
         test_capture_profile();
-        if (failures) {
-                fprintf(stderr, "%d check(s) failed\n", failures);
-                return 1;
-        }
-        printf("session-state: all checks passed\n");
-        return 0;
+        return check_report("session-state");
 }

@@ -13,35 +13,7 @@
 
 #include "process/image-processor.h"
 
-/* Checks that stay on in every build type (assert() vanishes under NDEBUG). */
-#define check(expr)                                                                          \
-        do {                                                                                 \
-                if (!(expr)) {                                                               \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-                        abort();                                                             \
-                }                                                                            \
-        } while (0)
-
-#define check_ok(r)                                                                          \
-        do {                                                                                 \
-                int _r = (r);                                                                \
-                if (_r < 0) {                                                                \
-                        fprintf(stderr, "%s:%d: %s failed: %d (%s)\n", __FILE__, __LINE__, #r, _r, \
-                                strerror(-_r));                                              \
-                        abort();                                                             \
-                }                                                                            \
-        } while (0)
-
-static inline double test_now(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static inline void test_sleep_ms(long ms) {
-        struct timespec ts = { ms / 1000, ms % 1000 * 1000000L };
-        nanosleep(&ts, NULL);
-}
+#include "../check.h"
 
 /* A fresh private state directory under $TMPDIR; removed by test_rm_rf(). */
 static inline char *test_make_state_dir(void) {

@@ -7,15 +7,7 @@
 
 #include "process/video-settings.h"
 
-static int failures;
-
-#define CHECK(cond)                                                                  \
-        do {                                                                         \
-                if (!(cond)) {                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-                        failures++;                                                  \
-                }                                                                    \
-        } while (0)
+#include "../check.h"
 
 /* Parses text and expects -EINVAL with every word of `needles` in the message. */
 static void expect_bad(const char *text, size_t len, const char *needle1, const char *needle2) {
@@ -25,17 +17,17 @@ static void expect_bad(const char *text, size_t len, const char *needle1, const 
 
         if (r != -EINVAL) {
                 fprintf(stderr, "expected -EINVAL for '%.*s', got %d\n", (int) len, text, r);
-                failures++;
+                check_failures++;
                 return;
         }
         CHECK(s.denoise == -7); /* untouched on failure */
         if (needle1 && !strstr(msg, needle1)) {
                 fprintf(stderr, "message '%s' lacks '%s'\n", msg, needle1);
-                failures++;
+                check_failures++;
         }
         if (needle2 && !strstr(msg, needle2)) {
                 fprintf(stderr, "message '%s' lacks '%s'\n", msg, needle2);
-                failures++;
+                check_failures++;
         }
 }
 
@@ -46,7 +38,7 @@ static void expect_good(const char *text, double denoise, double sharpen, int qu
 
         if (r != 0) {
                 fprintf(stderr, "'%s' refused: %d %s\n", text, r, msg);
-                failures++;
+                check_failures++;
                 return;
         }
         CHECK(fabs(s.denoise - denoise) < 1e-9);
@@ -98,10 +90,5 @@ int main(void) {
         /* A NULL message buffer is allowed. */
         CHECK(video_settings_parse("{\"x\":1}", 7, &s, NULL, 0) == -EINVAL);
 
-        if (failures) {
-                fprintf(stderr, "%d check(s) failed\n", failures);
-                return 1;
-        }
-        printf("video-settings: all checks passed\n");
-        return 0;
+        return check_report("video-settings");
 }

@@ -22,28 +22,11 @@
 #include "process/video-processor.h"
 #include "shared/mailbox.h"
 
-#define check(expr)                                                                          \
-        do {                                                                                 \
-                if (!(expr)) {                                                               \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-                        abort();                                                             \
-                }                                                                            \
-        } while (0)
+#include "../check.h"
 
-#define check_r(expr, want)                                                                  \
-        do {                                                                                 \
-                int _r = (expr), _w = (want);                                                \
-                if (_r != _w) {                                                              \
-                        fprintf(stderr, "%s:%d: %s returned %d (%s), want %d\n", __FILE__,   \
-                                __LINE__, #expr, _r, _r < 0 ? strerror(-_r) : "ok", _w);      \
-                        abort();                                                             \
-                }                                                                            \
-        } while (0)
-
+/* The video tests' name for test_now(). */
 static inline double vt_now(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+        return test_now();
 }
 
 static inline char *vt_tmpdir(void) {
