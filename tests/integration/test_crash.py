@@ -36,7 +36,7 @@ class CrashTest(camerad_test.CameradTestCase):
         kills = 0
         # Kill until KILL_POINTS kills have landed while a job was running (a kill just
         # after a job ended still counts as a kill, not as a point).
-        while kills_while_running < KILL_POINTS and kills < 3 * KILL_POINTS:
+        while kills_while_running < KILL_POINTS and kills < 8 * KILL_POINTS:
             point = kills
             kills += 1
             states = [ips.GetImageInfo(i)['state'] for i in ids]
@@ -48,8 +48,9 @@ class CrashTest(camerad_test.CameradTestCase):
             running = lambda: int(self.get_property(str(ips.object_path), IMAGE_IFACE,
                                                     'RunningCount'))
             camerad_test.wait_until(lambda: running() > 0, 30, interval=0.005)
-            # Somewhere between "just started" and "well into a job".
-            time.sleep(rnd.uniform(0.0, 0.25))
+            # Somewhere between "just started" and "well into a job" (a 640x480 burst of 8
+            # takes about 0.1 s on an idle machine).
+            time.sleep(rnd.uniform(0.0, 0.12))
             kills_while_running += running() > 0
             self.kill9()
             # Half-written data is what the restart must cope with.

@@ -128,9 +128,12 @@ static void test_ring_concurrent(void) {
         /* Enough rounds, of which some with a full ring (the pusher may start late). */
         for (unsigned i = 0; (i < 2000 || full < 100) && test_now() < end; i++) {
                 size_t n = frame_ring_snapshot(r, out, 8);
+                uint64_t previous = 0;
+                /* Read each sequence before dropping our ref: the pusher may free the frame. */
                 for (size_t k = 0; k < n; k++) {
                         if (k > 0)
-                                check(out[k]->sequence == out[k - 1]->sequence + 1);
+                                check(out[k]->sequence == previous + 1);
+                        previous = out[k]->sequence;
                         frame_unref(out[k]);
                 }
                 full += n == 8;

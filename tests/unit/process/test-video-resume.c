@@ -95,11 +95,10 @@ static int child_main(const char *state_dir, const char *id, const char *in, con
         return 3; /* finishing before the kill is a test failure */
 }
 
-static bool record_has_progress(const char *state_dir, const char *id) {
+static bool read_record(const char *state_dir, const char *id, struct video_record *rec) {
         char *path, buf[4096];
         FILE *f;
         size_t n;
-        bool ok = false;
 
         if (asprintf(&path, "%s/videos/%d/%s.json", state_dir, UID, id) < 0)
                 abort();
@@ -110,11 +109,17 @@ static bool record_has_progress(const char *state_dir, const char *id) {
         n = fread(buf, 1, sizeof buf - 1, f);
         fclose(f);
         buf[n] = 0;
-        {
-                struct video_record rec;
-                ok = video_record_parse(buf, n, &rec, NULL, 0) >= 0 && rec.next_frame > 0;
-        }
-        return ok;
+        return video_record_parse(buf, n, rec, NULL, 0) >= 0;
+}
+
+static bool record_says_done(const char *state_dir, const char *id) {
+        struct video_record rec;
+        return read_record(state_dir, id, &rec) && rec.state == VIDEO_STATE_DONE;
+}
+
+static bool record_has_progress(const char *state_dir, const char *id) {
+        struct video_record rec;
+        return read_record(state_dir, id, &rec) && rec.next_frame > 0;
 }
 
 int main(int argc, char **argv) {
@@ -221,7 +226,8 @@ int main(int argc, char **argv) {
                         usleep(attempt == 0 ? 60000 : 0); /* let it write frames past the recorded point */
                         check(kill(pid, SIGKILL) == 0);
                         check(waitpid(pid, &status, 0) == pid);
-                        killed_mid_way = WIFSIGNALED(status);
+                        /* Mid-way: killed, and its record does not say it finished. */
+                        killed_mid_way = WIFSIGNALED(status) && !record_says_done(env.state_dir, id);
                 }
                 check(killed_mid_way);
 
