@@ -294,6 +294,12 @@ int main(int argc, char *argv[]) {
                 r = -ENOMEM;
                 goto fail;
         }
+        /* A missing default file means defaults; a file named on the command line must exist. */
+        if (opts.config_path && access(opts.config_path, F_OK) < 0) {
+                r = negative_errno();
+                fprintf(stderr, "camerad: --config=%s: %s\n", opts.config_path, strerror(-r));
+                goto fail;
+        }
         r = process_config_load(opts.config_path, m->config, &config_error);
         if (r < 0) {
                 fprintf(stderr, "camerad: %s: %s\n", opts.config_path ?: process_config_default_path(),

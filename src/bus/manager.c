@@ -198,16 +198,18 @@ static int create_session(sd_bus_message *msg, struct manager *m, const char *mo
         if (!sender)
                 return bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED,
                                       "%s needs a caller with a bus name", method);
-        if (!options->persistent && manager_count_sessions_of(m, sender) >= MAX_SESSIONS_PER_CLIENT)
-                return bus_error_setf(error, CAMERAD_ERROR_OPERATION_NOT_ALLOWED,
-                                      "%s: %s already holds %u sessions, the most a client may hold",
-                                      method, sender, MAX_SESSIONS_PER_CLIENT);
-
+        /* Checks of state that may change while polkit answers come after it: a call that
+         * returned early on its second dispatch would leave its parked query behind. */
         r = bus_verify_polkit_async(msg, CAMERAD_ACTION_USE_CAMERA, &m->polkit, error);
         if (r < 0)
                 return r;
         if (r == 0)
                 return 1; /* polkit is asked; this call comes back with the answer */
+
+        if (!options->persistent && manager_count_sessions_of(m, sender) >= MAX_SESSIONS_PER_CLIENT)
+                return bus_error_setf(error, CAMERAD_ERROR_OPERATION_NOT_ALLOWED,
+                                      "%s: %s already holds %u sessions, the most a client may hold",
+                                      method, sender, MAX_SESSIONS_PER_CLIENT);
 
         r = bus_message_get_sender_uid(msg, &uid);
         if (r < 0)

@@ -32,6 +32,6 @@ int bus_verify_polkit_async(sd_bus_message *call, const char *action,
 /* Cancels pending queries and frees the registry (at daemon exit). */
 struct polkit_registry *polkit_registry_free(struct polkit_registry *r);
 
-/* The caller's effective uid from the bus (sender creds, augmented from /proc, falling back
- * to GetConnectionUnixUser), never from our own process. */
+/* The caller's uid as the bus daemon knows it (GetConnectionUnixUser, remembered per unique
+ * name), never from our own process. */
 int bus_message_get_sender_uid(sd_bus_message *m, uid_t *ret);

@@ -265,6 +265,15 @@ class CommandLineTest(camerad_test.CameradTestCase):
         self.one_line_failure(self.run_camerad(f'--address={self.address}',
                                                f'--state-dir={self.state_dir}', f'--config={cfg}'))
 
+    def test_missing_config_named_on_command_line(self):
+        # The default file may be absent (defaults apply); a file the admin named must exist.
+        cfg = os.path.join(self.state_dir, 'nope.conf')
+        r = self.run_camerad(f'--address={self.address}', f'--state-dir={self.state_dir}',
+                             f'--config={cfg}', '--no-v4l2')
+        line = self.one_line_failure(r)
+        self.assertIn('nope.conf', line)
+        self.assertIn('No such file', line)
+
     def test_second_instance_refused(self):
         self.start_daemon()
         r = self.run_camerad(f'--address={self.address}', f'--state-dir={self.state_dir}',
