@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* camctl photo: capture one (burst) photo, save the proxy at once and the final with --wait. */
 
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "camctl/capture.h"
 #include "camctl/client.h"
 #include "camctl/image-watch.h"
@@ -38,6 +42,27 @@ static int capture(struct camctl *c, const char *output_path, char **ret_id) {
         return *ret_id ? 0 : camctl_error(CAMCTL_EXIT_FAILED, "out of memory");
 }
 
+/* The photo is taken only when its file can be written: a capture the user cannot save would
+ * still sit in the processing queue. */
+static int check_output_writable(const char *path) {
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash;
+
+        if (!dir)
+                return camctl_error(CAMCTL_EXIT_FAILED, "out of memory");
+        slash = strrchr(dir, '/');
+        if (!slash)
+                strcpy(dir, ".");
+        else if (slash == dir)
+                slash[1] = 0;
+        else
+                *slash = 0;
+        if (access(dir, W_OK | X_OK) < 0)
+                return camctl_error(CAMCTL_EXIT_LOCAL, "cannot write %s: folder %s: %s", path, dir,
+                                    strerror(errno));
+        return 0;
+}
+
 int verb_photo(struct camctl *c, int argc, char **argv) {
         const struct camctl_args *a = c->args;
         _cleanup_free_ char *session = NULL, *id = NULL, *file = NULL, *kind = NULL;
@@ -50,6 +75,9 @@ int verb_photo(struct camctl *c, int argc, char **argv) {
 
         if (!doc)
                 return camctl_error(CAMCTL_EXIT_FAILED, "out of memory");
+        r = check_output_writable(a->output ?: "./photo.jpg");
+        if (r != 0)
+                return r;
         r = camctl_image_session(c, &session);
         if (r != 0)
                 return r;

@@ -323,6 +323,35 @@ found:
         return 0;
 }
 
+/* The largest frame count the headers promise for the video stream: avih dwTotalFrames
+ * (OpenDML writers count only the first RIFF there), strh dwLength, dmlh dwTotalFrames. */
+static uint64_t declared_frames(const struct avi_reader *r) {
+        uint64_t n = r->avih_total_frames;
+
+        n = MAX(n, r->streams[r->video].length);
+        if (r->have_dmlh)
+                n = MAX(n, (uint64_t) r->dmlh_total_frames);
+        return n;
+}
+
+/* A file cut short (a RIFF or list runs past its end) that promises more frames than it
+ * holds lost frames: refuse it rather than pass a fragment off as the video. Our own
+ * interrupted recordings stay readable: their writer leaves avih and dmlh at 0 and strh
+ * at the frames already on disk until finish(), so they promise no more than they hold.
+ * A structurally whole file is not judged by its counts, because zero-sized "drop" chunks
+ * are counted by the headers but are not frames. */
+static int check_not_truncated(struct avi_reader *r) {
+        uint64_t declared = declared_frames(r);
+
+        if (r->complete || declared <= r->n_frames)
+                return 0;
+        return avi_reader_fail(r, -EBADMSG,
+                               "truncated: the header lists %llu frames, the file holds %llu whole frame%s "
+                               "(ends at byte %llu)",
+                               (unsigned long long) declared, (unsigned long long) r->n_frames,
+                               r->n_frames == 1 ? "" : "s", (unsigned long long) r->file_size);
+}
+
 int avi_reader_open_full(int fd, bool allow_empty, struct avi_reader **ret, char *error,
                          size_t error_size) {
         _cleanup_(avi_reader_freep) struct avi_reader *r = NULL;
@@ -368,6 +397,9 @@ int avi_reader_open_full(int fd, bool allow_empty, struct avi_reader **ret, char
         if (k < 0)
                 goto error;
         k = avi_index_build(r);
+        if (k < 0)
+                goto error;
+        k = check_not_truncated(r);
         if (k < 0)
                 goto error;
         if (r->n_frames == 0 && !allow_empty) {

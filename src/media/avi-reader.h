@@ -42,7 +42,12 @@ struct avi_reader;
 
 /* Opens the AVI on fd (which the reader duplicates; a pipe, socket or directory is refused
  * with -ESPIPE/-EISDIR). Requires one video stream with codec MJPG (or equivalent MJPEG
- * fourccs: mjpg, AVRn, LJPG, JPEG, dmb1) and at least one frame. error may be NULL. */
+ * fourccs: mjpg, AVRn, LJPG, JPEG, dmb1) and at least one frame. error may be NULL.
+ * A file cut short whose headers (avih, strh dwLength, dmlh) promise more frames than it
+ * holds is truncated: -EBADMSG, "truncated: the header lists N frames, the file holds M
+ * whole frames (ends at byte S)". A file cut short whose headers promise nothing more (an
+ * interrupted writer, which leaves the counts at 0 or at what is already written) is read
+ * by scanning, and avi_reader_is_complete() says false. */
 int avi_reader_open(int fd, struct avi_reader **ret, char *error, size_t error_size);
 
 struct avi_reader *avi_reader_free(struct avi_reader *r); /* returns NULL */

@@ -147,6 +147,11 @@ class CamctlTest(camerad_test.CameradTestCase):
         # The camera was released at once.
         self.assertIs(self.json('list')[0]['InUse'], False)
 
+    def test_photo_unwritable_output_takes_no_photo(self):
+        err = self.fails(6, 'photo', *SIZE, '-o', self.path('no/such/dir/p.jpg'))
+        self.assertIn('no/such/dir', err)
+        self.assertEqual(self.json('pending'), [])
+
     def test_photo_plain_output_and_progress_lines(self):
         r = self.ok('photo', *SIZE, '--burst', '2', '--wait', '-o', self.path('p.jpg'))
         out, err = r.stdout.decode(), r.stderr.decode()

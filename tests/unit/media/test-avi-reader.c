@@ -181,10 +181,41 @@ static void test_truncated(void) {
         ffmpeg("-f lavfi -i testsrc=size=160x120:rate=25 -frames 20 -c:v mjpeg", path);
         d = test_read_file(path, &size);
 
-        /* Cut a few bytes into frame 10's chunk: frames 0-9 survive, nothing more. */
+        /* Cut a few bytes into frame 10's chunk: the headers promise 20 frames, frames 0-9
+         * survive. A fragment is not the video: refused, naming both counts and the size. */
         uint8_t *movi = memmem(d, size, "movi", 4);
         ASSERT(movi);
         size_t cut = (size_t) (movi - d) + rd32(find_idx1(d, size) + 16 * 10 + 8) + 13;
+        test_write_file(path, d, cut);
+        {
+                _cleanup_free_ char *what = NULL;
+                ASSERT(asprintf(&what, "truncated: the header lists 20 frames, the file holds 10 whole "
+                                "frames (ends at byte %zu)", cut) > 0);
+                expect_error(path, what);
+        }
+        /* Cut just after frame 0: singular. */
+        cut = (size_t) (movi - d) + rd32(find_idx1(d, size) + 16 * 1 + 8) + 13;
+        test_write_file(path, d, cut);
+        expect_error(path, "the file holds 1 whole frame (");
+        /* Cut inside frame 0: nothing whole is left, still "truncated". */
+        cut = (size_t) (movi - d) + rd32(find_idx1(d, size) + 8) + 13;
+        test_write_file(path, d, cut);
+        expect_error(path, "the file holds 0 whole frames");
+
+        /* The same cut with the header counts at 0, as an interrupted writer leaves them: the whole frames are
+         * recovered by scanning. */
+        cut = (size_t) (movi - d) + rd32(find_idx1(d, size) + 16 * 10 + 8) + 13;
+        {
+                uint8_t *strh = memmem(d, size, "strh", 4), *avih = memmem(d, size, "avih", 4);
+                ASSERT(strh && avih);
+                ASSERT_EQ(rd32(avih + 8 + 16), 20);
+                ASSERT_EQ(rd32(strh + 8 + 32), 20);
+                wr32(avih + 8 + 16, 0);
+                wr32(strh + 8 + 32, 0);
+                uint8_t *dmlh = memmem(d, size, "dmlh", 4);
+                if (dmlh)
+                        wr32(dmlh + 8, 0);
+        }
         test_write_file(path, d, cut);
         {
                 _cleanup_(avi_reader_freep) struct avi_reader *r = open_path(path, err, &k);
@@ -196,6 +227,24 @@ static void test_truncated(void) {
                         ASSERT(avi_reader_read_frame(r, i, buf, 1 << 20) > 0);
                 free(buf);
         }
+        /* strh dwLength at what was already written (10): still a recovery, not truncation. */
+        {
+                uint8_t *strh = memmem(d, size, "strh", 4);
+                wr32(strh + 8 + 32, 10);
+        }
+        test_write_file(path, d, cut);
+        {
+                _cleanup_(avi_reader_freep) struct avi_reader *r = open_path(path, err, &k);
+                ASSERT(r);
+                ASSERT_EQ(avi_reader_frame_count(r), 10);
+        }
+        /* ... but 11 is one more than the file holds. */
+        {
+                uint8_t *strh = memmem(d, size, "strh", 4);
+                wr32(strh + 8 + 32, 11);
+        }
+        test_write_file(path, d, cut);
+        expect_error(path, "truncated: the header lists 11 frames, the file holds 10 whole frames");
 
         /* Cut inside the headers. */
         test_write_file(path, d, 100);
