@@ -403,7 +403,8 @@ int avi_reader_open_full(int fd, bool allow_empty, struct avi_reader **ret, char
         if (k < 0)
                 goto error;
         if (r->n_frames == 0 && !allow_empty) {
-                k = avi_reader_fail(r, -EBADMSG, "no frames");
+                /* Its own errno: an empty recording is not a damaged file. */
+                k = avi_reader_fail(r, -ENODATA, "no frames");
                 goto error;
         }
         /* Report the counts we can prove, not what the headers claim. */

@@ -42,7 +42,8 @@ struct avi_reader;
 
 /* Opens the AVI on fd (which the reader duplicates; a pipe, socket or directory is refused
  * with -ESPIPE/-EISDIR). Requires one video stream with codec MJPG (or equivalent MJPEG
- * fourccs: mjpg, AVRn, LJPG, JPEG, dmb1) and at least one frame. error may be NULL.
+ * fourccs: mjpg, AVRn, LJPG, JPEG, dmb1) and at least one frame (-ENODATA "no frames"
+ * otherwise; -EBADMSG for other damage). error may be NULL.
  * A file cut short whose headers (avih, strh dwLength, dmlh) promise more frames than it
  * holds is truncated: -EBADMSG, "truncated: the header lists N frames, the file holds M
  * whole frames (ends at byte S)". A file cut short whose headers promise nothing more (an

@@ -62,6 +62,38 @@ static int fill_streams(struct video_entry *e) {
         return 0;
 }
 
+/* Unlinks e, deletes its record and tells the owner the pending list changed. e must not
+ * be running. */
+static void forget_entry(struct video_processor *vp, struct video_entry *e) {
+        char id[VIDEO_ID_MAX + 1];
+        int r;
+
+        snprintf(id, sizeof id, "%s", e->rec.id);
+        video_entry_unlink(vp, e);
+        video_entry_free(e);
+        r = video_record_delete(vp->dir_fd, id);
+        if (r < 0)
+                log_warning_errno(r, "Cannot delete the record of video %s: %m", id);
+        video_processor_pending_changed(vp);
+}
+
+/* Each prepared video not yet done holds its input (and, once it has streams, its output)
+ * open; a limit per uid keeps one user from using up the daemon's descriptors. e (the id
+ * being prepared, maybe NULL) and an uncommitted current video, which this Prepare closes,
+ * do not count. */
+static int check_files_limit(struct video_processor *vp, const struct video_entry *e, const char *id) {
+        unsigned held = 0;
+
+        for (struct video_entry *i = vp->entries; i; i = i->next)
+                if (i != e && !(i == vp->current && !i->committed && !i->run) && video_entry_holds_files(i))
+                        held++;
+        if (held < VIDEO_PREPARED_MAX)
+                return 0;
+        return video_fail(vp, -EPERM, "%u prepared videos that are not done already hold open files for this "
+                          "user, the most allowed; process them to the end, RemoveVideo some or Reset before "
+                          "preparing '%s'", held, id);
+}
+
 int video_processor_prepare(struct video_processor *vp, const char *id, int fd,
                             struct video_stream_info **ret_streams, size_t *ret_n) {
         _cleanup_(avi_reader_freep) struct avi_reader *reader = NULL;
@@ -80,9 +112,19 @@ int video_processor_prepare(struct video_processor *vp, const char *id, int fd,
                 return video_fail(vp, -EPERM, "video '%s' is running; Interrupt it before preparing it again", id);
         if (fd_check_regular_file(fd, FD_NEED_READ, &why) < 0)
                 return video_fail(vp, -EINVAL, "the file descriptor for video '%s' %s", id, why);
+        r = check_files_limit(vp, e, id);
+        if (r < 0)
+                return r;
         r = avi_reader_open(fd, &reader, reason, sizeof reason);
         if (r == -ENOMEM)
                 return video_fail(vp, r, "out of memory reading video '%s'", id);
+        if (r == -ENODATA && e && e->rec.recorded) {
+                /* An empty recording (stopped before its first frame) can never be
+                 * processed: take it off the pending list instead of keeping it forever. */
+                forget_entry(vp, e);
+                return video_fail(vp, -EINVAL, "video '%s' is an empty recording (no frames); it was "
+                                  "removed from the pending videos", id);
+        }
         if (r < 0)
                 return video_fail(vp, -EINVAL, "video '%s' is not a readable Motion-JPEG AVI: %s", id,
                            reason[0] ? reason : strerror(-r));
@@ -137,8 +179,10 @@ int video_processor_prepare(struct video_processor *vp, const char *id, int fd,
                 return video_fail(vp, r, "cannot save the record of video '%s': %s", id, strerror(-r));
         }
 
-        if (vp->current && vp->current != e && !vp->current->committed)
-                video_entry_drop_output(vp->current);
+        /* CreateStreams and CommitStreams act on the current video only, so an uncommitted
+         * one that stops being current can never be committed: close its files too. */
+        if (vp->current && vp->current != e && !vp->current->committed && !vp->current->run)
+                video_entry_drop_session(vp->current);
         vp->current = e;
 
         copy = malloc(e->n_streams * sizeof *copy + 1);
@@ -439,6 +483,13 @@ int video_processor_add_recorded(struct video_processor *vp, const char *id,
         e = video_entry_find(vp, id);
         if (e && e->run)
                 return video_fail(vp, -EPERM, "video '%s' is running", id);
+        if (e && e->rec.recorded && info->frames == 0) {
+                /* The update at StopRecording of a recording that got no frame: nothing
+                 * to process, ever, so it leaves the pending list. */
+                log_info("Recording %s has no frames; it is not kept for processing", id);
+                forget_entry(vp, e);
+                return 0;
+        }
         if (!e) {
                 r = video_entry_new(vp, id, &e);
                 if (r < 0)

@@ -83,6 +83,8 @@ void video_processor_set_status(struct video_processor *vp, const char *status);
 void video_processor_pending_changed(struct video_processor *vp);
 void video_entry_drop_output(struct video_entry *e);
 void video_entry_drop_session(struct video_entry *e);
+/* e holds descriptors: its input, its output or a run (which holds both). */
+bool video_entry_holds_files(const struct video_entry *e);
 void video_entry_free(struct video_entry *e);
 int video_entry_new(struct video_processor *vp, const char *id, struct video_entry **ret);
 void video_entry_unlink(struct video_processor *vp, struct video_entry *e);

@@ -127,6 +127,10 @@ void video_entry_drop_session(struct video_entry *e) {
         e->have_reference = false;
 }
 
+bool video_entry_holds_files(const struct video_entry *e) {
+        return e->reader || e->run || e->output_fd >= 0 || e->writer;
+}
+
 void video_entry_free(struct video_entry *e) {
         if (!e)
                 return;
@@ -189,8 +193,14 @@ static void apply_run_result(struct video_processor *vp, struct video_entry *e, 
                 };
                 e->rec.state = VIDEO_STATE_DONE;
                 e->rec.error[0] = 0;
-                e->writer = w;
                 e->run = NULL;
+                /* Done needs no files: a done video is processed again only after a new
+                 * Prepare, so holding its input and output would only use up descriptors.
+                 * The run finished the output; it is closed as it is. */
+                avi_writer_free(w);
+                video_entry_drop_session(e);
+                if (vp->current == e)
+                        vp->current = NULL;
                 (void) video_entry_save(vp, e);
                 log_info("Video %s done: %u frames, %" PRIu64 " bytes in %.2f s", e->rec.id,
                          info.frames, info.size, res.elapsed_us / 1e6);

@@ -20,6 +20,7 @@ CAMERAD_TEST_FAILURE_NOTICE_DELAY_MS.
 
 import base64
 import json
+import os
 import pwd
 import re
 import shutil
@@ -175,6 +176,29 @@ class PersistentSessionTest(BusctlTestCase):
                                 '-File:ImageHeight', f.name],
                                capture_output=True, text=True, check=True)
         return json.loads(r.stdout)[0]
+
+    def test_readme_busctl_block_runs_as_printed(self):
+        """The README's busctl walkthrough, run as printed against this daemon (only the
+        bus address is this test's; `busctl monitor` is left out because it never ends)."""
+        readme = open(os.path.join(camerad_test.SOURCE_ROOT, 'README.md')).read()
+        start = readme.index('```sh\n', readme.index('### busctl')) + len('```sh\n')
+        block = readme[start:readme.index('```', start)]
+        lines = [l for l in block.splitlines() if 'busctl $A monitor' not in l]
+        self.assertTrue(lines[0].startswith('A='), lines[0])
+        lines[0] = f'A="--address={self.address}"'
+        path = os.path.dirname(camerad_test.CAMCTL_BIN) + ':' + os.environ.get('PATH', '')
+        with tempfile.TemporaryDirectory() as work:
+            r = subprocess.run(['bash', '-e', '-c', 'set -o pipefail\n' + '\n'.join(lines)],
+                               cwd=work, capture_output=True, text=True, timeout=180,
+                               env={**os.environ, 'PATH': path})
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertRegex(r.stdout, r'as 3 "[0-9a-f]{32}" "[0-9a-f]{32}" "[0-9a-f]{32}"')
+            self.assertIn('"state" s "done"', r.stdout)
+            self.assertIn('hs ', r.stdout)
+            self.assertRegex(r.stdout, r'DateTimeOriginal\s*: \d{4}:\d\d:\d\d')
+            with open(os.path.join(work, 'final.jpg'), 'rb') as f:
+                self.assertEqual(camerad_test.djpeg_decodes(f.read()), (True, 1280, 720))
+        self.assertEqual([p for p in self.managed_paths() if '/session/' in p], [])
 
     def test_other_uid_is_denied_and_same_uid_connections_are_not(self):
         s = self.create('persist', 'b', 'true')

@@ -1,0 +1,146 @@
+# SPDX-License-Identifier: MIT
+"""Memory and threads of the daemon under a flood of 1080p burst captures (QA defect: one
+thread and one malloc'd burst per Capture drove camerad to 2.5 GB RSS and kept ~500 MB
+after the images were stored).
+
+A client pipelines 40 Capture({'burst': 16}) calls on a 1920x1080 YUYV session without
+waiting for replies. Every call must get an image id (never refused), the daemon's thread
+count must stay bounded while they are stored, and once every reply is in and the session
+is released the daemon's RSS must come back near its idle RSS. Figures are printed (see
+the test log) so they can be compared across changes.
+
+The images stay pending (the ImageProcessSession is interrupted first), so only the capture
+and store path is measured, not the deferred merge. RSS assertions are skipped under
+CAMERAD_WRAPPER (valgrind and ASan change RSS entirely); the other assertions still run.
+"""
+
+import os
+import sys
+import time
+
+import dbus
+
+import camerad_test
+from camerad_test import ROOT_PATH
+
+N_CAPTURES = 40
+BURST = 16
+# Threads the store may add while the flood is stored: the store worker(s) plus slack for
+# the threads the capture engine and image processor own (they exist before and after too).
+THREAD_SLACK = 8
+# RSS allowed above the pre-session idle RSS once everything is stored and the session is
+# released. No frames or planes are alive then; what remains is the heap the bus and store
+# code used (sd-bus queues of 40 messages, per-image records, turbojpeg buffers) and
+# allocator slack. 40 MB is ten 1080p YUYV frames: a leak or a retained burst (16 frames =
+# 64 MB, its planes another 64 MB) cannot hide under it.
+RSS_AFTER_BOUND_KB = 40 * 1024
+# While the flood is stored: the ring's 16 frames, frames pinned by waiting calls, one
+# burst's planes and the proxy encoder. The defect reached 2.5 GB.
+RSS_PEAK_BOUND_KB = 400 * 1024
+
+
+def vm_rss_kb(pid):
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    raise AssertionError(f'no VmRSS for pid {pid}')
+
+
+def n_threads(pid):
+    return len(os.listdir(f'/proc/{pid}/task'))
+
+
+class CaptureMemoryTest(camerad_test.CameradTestCase):
+    def daemon_pid(self):
+        # With a wrapper (valgrind, a shell) the pid is the wrapper's; under ASan it is
+        # the daemon itself. RSS is only asserted without a wrapper.
+        return self.daemon.pid
+
+    def test_pipelined_1080p_bursts(self):
+        measure_rss = not os.environ.get('CAMERAD_WRAPPER')
+        pid = self.daemon_pid()
+        image_session = self.iface(self.manager.GetImageProcessSession(),
+                                   'ImageProcessSession')
+        # Keep the images pending: the deferred merge of 40 bursts is not what is measured.
+        image_session.Interrupt()
+        camerad_test.pump(0.2)
+        idle_rss, idle_threads = vm_rss_kb(pid), n_threads(pid)
+
+        session, photo = self.start_photo_session(1920, 1080, 'YUYV')
+        # The ring fills at 30 frames/s (16 frames), with margin for a slow machine.
+        time.sleep(1.5)
+        running_rss, running_threads = vm_rss_kb(pid), n_threads(pid)
+
+        replies, errors = [], []
+        settings = dbus.Dictionary({'burst': dbus.UInt32(BURST)}, signature='sv')
+        t0 = time.monotonic()
+        for _ in range(N_CAPTURES):
+            photo.Capture(settings, reply_handler=lambda i: replies.append(str(i)),
+                          error_handler=lambda e: errors.append(e), timeout=600)
+        peak_rss, peak_threads = 0, 0
+
+        def all_answered():
+            nonlocal peak_rss, peak_threads
+            peak_rss = max(peak_rss, vm_rss_kb(pid))
+            peak_threads = max(peak_threads, n_threads(pid))
+            return len(replies) + len(errors) == N_CAPTURES
+        timeout = 2400 if self.daemon.valgrind else 300
+        camerad_test.wait_until(all_answered, timeout, interval=0.05)
+        elapsed = time.monotonic() - t0
+        stored_rss = vm_rss_kb(pid)
+
+        self.assertEqual(errors, [], 'a Capture was refused')
+        self.assertEqual(len(set(replies)), N_CAPTURES)
+        for image_id in replies:
+            self.assertRegex(image_id, r'^[0-9a-f]{32}$')
+        # Every image is on disk, pending, with its proxy.
+        pending = [str(i) for i in image_session.GetPendingImages()]
+        self.assertEqual(sorted(pending), sorted(replies))
+
+        session.Release()
+        camerad_test.pump(0.5)
+        released_rss, released_threads = vm_rss_kb(pid), n_threads(pid)
+
+        print(f'\n{N_CAPTURES} pipelined Capture(burst={BURST}) at 1920x1080 YUYV, '
+              f'all answered in {elapsed:.1f} s\n'
+              f'  idle:              RSS {idle_rss / 1024:7.1f} MB, {idle_threads} threads\n'
+              f'  session running:   RSS {running_rss / 1024:7.1f} MB, {running_threads} threads\n'
+              f'  peak while stored: RSS {peak_rss / 1024:7.1f} MB, {peak_threads} threads\n'
+              f'  all stored:        RSS {stored_rss / 1024:7.1f} MB\n'
+              f'  session released:  RSS {released_rss / 1024:7.1f} MB, '
+              f'{released_threads} threads', file=sys.stderr)
+
+        self.assertLessEqual(peak_threads, running_threads + THREAD_SLACK,
+                             'the store starts threads per Capture')
+        if measure_rss:
+            self.assertLessEqual(peak_rss, running_rss + RSS_PEAK_BOUND_KB,
+                                 'bursts in flight are not bounded')
+            self.assertLessEqual(released_rss, idle_rss + RSS_AFTER_BOUND_KB,
+                                 'memory stays with the daemon after the photos were stored')
+
+    def test_sequential_captures_return_memory(self):
+        """Ten one-at-a-time 1080p burst-16 captures: the QA report saw idle RSS go from
+        4 MB to ~93 MB."""
+        measure_rss = not os.environ.get('CAMERAD_WRAPPER')
+        pid = self.daemon_pid()
+        self.iface(self.manager.GetImageProcessSession(), 'ImageProcessSession').Interrupt()
+        camerad_test.pump(0.2)
+        idle_rss = vm_rss_kb(pid)
+        session, photo = self.start_photo_session(1920, 1080, 'YUYV')
+        time.sleep(1.5)
+        settings = dbus.Dictionary({'burst': dbus.UInt32(BURST)}, signature='sv')
+        ids = [str(photo.Capture(settings, timeout=600)) for _ in range(10)]
+        self.assertEqual(len(set(ids)), 10)
+        session.Release()
+        camerad_test.pump(0.5)
+        released_rss = vm_rss_kb(pid)
+        print(f'\n10 sequential Capture(burst={BURST}) at 1080p: idle RSS '
+              f'{idle_rss / 1024:.1f} MB, after release {released_rss / 1024:.1f} MB',
+              file=sys.stderr)
+        if measure_rss:
+            self.assertLessEqual(released_rss, idle_rss + RSS_AFTER_BOUND_KB)
+
+
+if __name__ == '__main__':
+    camerad_test.main()
