@@ -180,7 +180,8 @@ class PersistentSessionTest(BusctlTestCase):
     def test_readme_busctl_block_runs_as_printed(self):
         """The README's busctl walkthrough, run as printed against this daemon (only the
         bus address is this test's; `busctl monitor` is left out because it never ends)."""
-        readme = open(os.path.join(camerad_test.SOURCE_ROOT, 'README.md')).read()
+        with open(os.path.join(camerad_test.SOURCE_ROOT, 'README.md')) as f:
+            readme = f.read()
         start = readme.index('```sh\n', readme.index('### busctl')) + len('```sh\n')
         block = readme[start:readme.index('```', start)]
         lines = [l for l in block.splitlines() if 'busctl $A monitor' not in l]
