@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the dependencies, then
 #   1. a -Werror build and every suite (unit, integration, packaging, fuzz corpus, vivid VM),
-#   2. an ASan+UBSan build and the unit, integration and fuzz-corpus suites again,
+#   2. an ASan+UBSan build and the unit, integration, fuzz-corpus and vivid suites again,
 #   3. the unit suite under valgrind (memcheck, leaks are errors),
 #   4. each libFuzzer target for a short run (clang).
 # Ends with one line "N passed, N failed, N skipped" over all of them.
@@ -69,10 +69,12 @@ else
 fi
 
 echo "=== build ($builddir-asan, ASan+UBSan)"
+# The vivid suite runs here too: start/stop/unplug cycles on the real driver must not leak.
 if setup "$builddir-asan" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
-        -Dvm_tests=disabled -Dman=disabled; then
+        -Dman=disabled; then
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-                run_suite asan "$builddir-asan" --suite unit --suite integration --suite fuzz --num-processes 2
+                run_suite asan "$builddir-asan" --suite unit --suite integration --suite fuzz \
+                --suite vivid --num-processes 2
 else
         failed=$((failed + 1)); failures+=("asan build")
 fi

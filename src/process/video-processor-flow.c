@@ -389,12 +389,7 @@ int video_processor_remove(struct video_processor *vp, const char *id) {
                 e->run = NULL;
                 e->node = NULL;
         }
-        video_entry_unlink(vp, e);
-        video_entry_free(e);
-        r = video_record_delete(vp->dir_fd, id);
-        if (r < 0)
-                log_warning_errno(r, "Cannot delete the record of video %s: %m", id);
-        video_processor_pending_changed(vp);
+        forget_entry(vp, e);
         return 0;
 }
 

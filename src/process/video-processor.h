@@ -39,6 +39,9 @@
  * pending list survives a restart or kill -9. File descriptors do not: after a restart the
  * client calls prepare() again (same id) and resumes with process(id, resume_timestamp). */
 
+/* Prepared videos of one uid that may hold files open at once (see prepare()). */
+#define VIDEO_PREPARED_MAX 32u
+
 struct video_processor;
 struct worker_pool;
 struct mailbox;
@@ -46,8 +49,9 @@ struct mailbox;
 enum video_state {
         VIDEO_STATE_PENDING,  /* recorded or prepared, not running, not done (also after Interrupt) */
         VIDEO_STATE_RUNNING,
-        VIDEO_STATE_DONE,
-        VIDEO_STATE_ERROR,    /* the last run failed; process() may be called again */
+        VIDEO_STATE_DONE,     /* its input and output are closed: process again only after prepare() */
+        VIDEO_STATE_ERROR,    /* the last run failed; process() may be called again, so its input
+                                 and output stay open (until reset(), remove() or done) */
         _VIDEO_STATE_MAX,
 };
 const char *video_state_to_string(enum video_state s); /* "pending", "running", "done", "error" */
@@ -145,12 +149,16 @@ struct video_processor *video_processor_free(struct video_processor *vp);
 const char *video_processor_message(struct video_processor *vp);
 
 /* Reads the Motion-JPEG AVI on fd (read access is enough; fd is duplicated). -EINVAL when
- * fd is a pipe, directory, write-only, or not a readable MJPEG AVI (the message says why).
+ * fd is a pipe, directory, write-only, or not a readable MJPEG AVI (the message says why;
+ * a file cut short whose headers list more frames than it holds is "truncated: ..."). A
+ * recording that turns out to have no frames is removed from the pending list (-EINVAL).
  * On success *ret_streams (malloc'd, caller frees) holds *ret_n stream infos. The id is
  * registered as pending if new; a known id (e.g. after a restart, or a recording) is
  * re-attached, keeping its resume point when the frame count matches. Not allowed while
- * that id is running (-EPERM). Makes id the current video; earlier uncommitted outputs of
- * another current video are dropped. */
+ * that id is running (-EPERM). Makes id the current video; another current video that was
+ * not committed is closed (input and outputs: only the current video can be committed).
+ * Files: a prepared video holds its input (and outputs) open until it is done, reset() or
+ * remove(); when VIDEO_PREPARED_MAX other videos of this uid hold files, -EPERM. */
 int video_processor_prepare(struct video_processor *vp, const char *id, int fd,
                             struct video_stream_info **ret_streams, size_t *ret_n);
 
@@ -200,7 +208,9 @@ void video_processor_strv_free(char **strv);
 
 /* Registers a video recorded with `deferred` as pending (or updates the metadata of a known
  * recording, e.g. the frame count at StopRecording). The client later prepares it with an
- * fd of the recorded file. -EINVAL bad id or metadata, -EPERM if the id is running. */
+ * fd of the recorded file. An update of a known recording with frames 0 (stopped before
+ * its first frame) forgets it: it cannot be processed. -EINVAL bad id or metadata, -EPERM
+ * if the id is running. */
 int video_processor_add_recorded(struct video_processor *vp, const char *id,
                                  const struct video_recorded *rec);
 
