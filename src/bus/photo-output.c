@@ -98,11 +98,9 @@ static int photo_wait_new(struct output *o, sd_bus_message *m, size_t burst) {
 static int method_capture(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct output *o = userdata;
         struct session *s = o->session;
-        struct frame *frames[FRAME_RING_MAX] = {};
         struct user_context *u;
         uint32_t quality = PHOTO_DEFAULT_QUALITY, burst = PHOTO_DEFAULT_BURST;
         bool deferred = true, expired = false, waited = false;
-        size_t n;
         int r;
 
         r = session_check_owner(s, m, error);
@@ -145,21 +143,18 @@ static int method_capture(sd_bus_message *m, void *userdata, sd_bus_error *error
                         return bus_error_set_fatal(error, r, "cannot wait for frames");
                 return 1; /* comes back when the burst (or at least a frame) is there */
         }
-        n = o->ring ? frame_ring_snapshot(o->ring, frames, burst) : 0;
-        if (n == 0)
+        if (!o->ring || frame_ring_count(o->ring) == 0)
                 return bus_error_setf(error, CAMERAD_ERROR_SERVICE_FATAL,
                                       "no frame arrived from camera %s within %llu s%s",
                                       s->input->path, PHOTO_FIRST_FRAME_TIMEOUT_USEC / 1000000,
                                       expired ? "" : " (the session stopped)");
 
         r = user_context_get(s->manager, s->owner_uid, &u);
-        if (r < 0) {
-                for (size_t i = 0; i < n; i++)
-                        frame_unref(frames[i]);
+        if (r < 0)
                 return bus_error_set_fatal(error, r, "cannot open the caller's image store");
-        }
-        /* Writing a burst takes a while (fsync): a thread does it and replies later. */
-        r = photo_job_start(o, m, user_context_images(u), frames, n, quality, deferred);
+        /* Writing a burst takes a while (fsync): the store thread does it and the reply
+         * comes later. The ring holds a frame, so the burst is never empty. */
+        r = photo_job_start(o, m, user_context_images(u), burst, quality, deferred);
         if (r < 0)
                 return bus_error_set_fatal(error, r, "cannot start storing the photo");
         return 1;
@@ -178,6 +173,7 @@ int photo_output_starting(struct output *o) {
         int r;
 
         if (o->ring) {
+                photo_jobs_take_frames(o);
                 frame_ring_clear(o->ring);
                 return 0;
         }
@@ -191,7 +187,9 @@ int photo_output_starting(struct output *o) {
 }
 
 void photo_output_stopped(struct output *o) {
-        /* Old frames must never be taken after a restart. */
+        /* Calls waiting for the store keep the frames of before the stop; old frames must
+         * never be taken after a restart. */
+        photo_jobs_take_frames(o);
         if (o->ring)
                 frame_ring_clear(o->ring);
 }

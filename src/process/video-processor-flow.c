@@ -418,7 +418,9 @@ int video_processor_get_info(struct video_processor *vp, const char *id, struct 
         if (r < 0)
                 return r;
         *ret = (struct video_info) {
-                .state = e->run ? VIDEO_STATE_RUNNING : e->rec.state,
+                /* Queued behind other work (images) is still waiting, not running. */
+                .state = !e->run ? e->rec.state : video_run_started(e->run) ? VIDEO_STATE_RUNNING
+                                                                             : VIDEO_STATE_PENDING,
                 .frames_done = e->rec.next_frame,
                 .frames = e->rec.frames,
                 .resume_timestamp = video_frame_time_us(e->rec.rate, e->rec.scale, e->rec.next_frame),

@@ -47,8 +47,9 @@ struct worker_pool;
 struct mailbox;
 
 enum video_state {
-        VIDEO_STATE_PENDING,  /* recorded or prepared, not running, not done (also after Interrupt) */
-        VIDEO_STATE_RUNNING,
+        VIDEO_STATE_PENDING,  /* recorded or prepared, not running, not done (also after Interrupt,
+                                 and while a started run still waits in the pool's queue) */
+        VIDEO_STATE_RUNNING,  /* GetVideoInfo: once its first frame job has started */
         VIDEO_STATE_DONE,     /* its input and output are closed: process again only after prepare() */
         VIDEO_STATE_ERROR,    /* the last run failed; process() may be called again, so its input
                                  and output stay open (until reset(), remove() or done) */
@@ -103,7 +104,7 @@ struct video_info {
         unsigned width, height;
         double fps;
         uint64_t created_us;       /* CLOCK_REALTIME µs when first registered */
-        bool prepared;             /* an input fd is held (after prepare(), until reset()) */
+        bool prepared;             /* an input fd is held (after prepare(), until done, reset() or remove()) */
         bool committed;            /* outputs and settings are committed: process() may run */
         const char *error;         /* last error message or NULL; valid until the next call */
 };

@@ -2,6 +2,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "media/avi-reader.h"
@@ -66,6 +67,7 @@ struct video_run {
         unsigned in_flight;
         unsigned preemptions;
         bool blending, writing, stop, ended_called;
+        atomic_bool started;  /* a frame job has begun work (read without the lock) */
         enum pool_cancel stop_reason;
         int error;
         const char *error_code;
@@ -323,6 +325,7 @@ static int slot_job_run(struct pool_job *job, void *userdata) {
         pthread_mutex_unlock(&run->lock);
         if (r < 0 || pool_job_check_cancel(job))
                 return -ECANCELED;
+        atomic_store_explicit(&run->started, true, memory_order_relaxed);
 
         if (state == SLOT_DECODE)
                 r = slot_decode(run, s);
@@ -503,6 +506,10 @@ void video_run_get_result(struct video_run *run, struct video_run_result *ret) {
                 .preemptions = run->preemptions,
         };
         pthread_mutex_unlock(&run->lock);
+}
+
+bool video_run_started(struct video_run *run) {
+        return atomic_load_explicit(&run->started, memory_order_relaxed);
 }
 
 const char *video_run_id(const struct video_run *run) {

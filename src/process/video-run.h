@@ -66,6 +66,10 @@ struct video_run_result {
                                    if they had not done their step yet) */
 };
 
+/* true once a frame job has started work (until then the run only waits in the pool's
+ * queue, e.g. behind images). Any thread. */
+bool video_run_started(struct video_run *run);
+
 /* Only after ended(). */
 void video_run_get_result(struct video_run *run, struct video_run_result *ret);
 const char *video_run_id(const struct video_run *run);

@@ -116,6 +116,51 @@ class VideoProcessTest(camerad_test.CameradTestCase):
                              dbus.types.UnixFd(wo))
         self.assertEqual(list(self.vps.GetPendingVideos()), [])
 
+    def test_truncated_file_is_refused(self):
+        # The same file cut short: its headers list 30 frames, fewer are there.
+        with open(self.avi, 'rb') as f:
+            data = f.read()
+        cut = self.out_path('cut.avi')
+        with open(cut, 'wb') as f:
+            f.write(data[:len(data) // 2])
+        e = self.assertDBusError('InvalidArgument', '7400101: ', self.prepare, 'cut', cut)
+        msg = e.get_dbus_message()
+        self.assertIn(f'truncated: the header lists {INPUT_FRAMES} frames, the file holds ', msg)
+        self.assertIn(f'(ends at byte {len(data) // 2})', msg)
+        self.assertEqual(list(self.vps.GetPendingVideos()), [])
+        self.assertDBusError('InvalidId', None, self.vps.GetVideoInfo, 'cut')
+
+    def daemon_fds(self):
+        return len(os.listdir(f'/proc/{self.daemon.pid}/fd'))
+
+    def test_prepared_videos_do_not_pile_up_fds(self):
+        # Only the current uncommitted video holds its input: 200 Prepares, one fd.
+        base = self.daemon_fds()
+        for i in range(200):
+            self.prepare(f'many{i}')
+        self.assertLessEqual(self.daemon_fds(), base + 1)
+        self.assertFalse(self.vps.GetVideoInfo('many0')['prepared'])
+        self.assertTrue(self.vps.GetVideoInfo('many199')['prepared'])
+        self.vps.Reset()
+        self.assertEqual(self.daemon_fds(), base)
+
+    def test_committed_videos_are_limited_and_done_ones_closed(self):
+        base = self.daemon_fds()
+        outs = [self.setup_video(f'v{i}') for i in range(32)]
+        self.assertEqual(self.daemon_fds(), base + 64)  # input and output each
+        e = self.assertDBusError('OperationNotAllowed', '7400102: ', self.prepare, 'v32')
+        self.assertIn('32 prepared videos that are not done already hold open files', e.get_dbus_message())
+        self.assertDBusError('InvalidId', None, self.vps.GetVideoInfo, 'v32')
+        # A done video holds nothing, which makes room for the next one.
+        self.vps.ProcessVideo('v0', dbus.UInt64(0))
+        self.wait_state('v0', 'done')
+        self.assertEqual(ffprobe_frames(outs[0]), ('mjpeg', 320, 240, INPUT_FRAMES))
+        self.assertFalse(self.vps.GetVideoInfo('v0')['prepared'])
+        self.assertEqual(self.daemon_fds(), base + 62)
+        self.prepare('v32')
+        self.vps.Reset()
+        self.assertEqual(self.daemon_fds(), base)
+
     def test_bad_and_unknown_ids(self):
         for bad in ('', '.', '..', '../x', 'a/b', 'a b', 'é', 'x' * 65, 'x' * 100000):
             e = self.assertDBusError('InvalidId', None, self.prepare, bad)

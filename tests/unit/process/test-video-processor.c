@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The VideoProcessSession flow on ffmpeg-made and camerad-made inputs, the order rules,
  * bad inputs, and the pending list across a re-created processor. */
+#include <dirent.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -44,7 +46,8 @@ static void test_flow(struct vt_env *env, const char *dir, const char *in, const
         double t0 = vt_now();
         check_r(video_processor_process(vp, id, 0), 0);
         check_r(video_processor_get_info(vp, id, &info), 0);
-        check(info.state == VIDEO_STATE_RUNNING);
+        /* Pending until a worker takes its first frame (test_queued_is_pending). */
+        check(info.state == VIDEO_STATE_RUNNING || info.state == VIDEO_STATE_PENDING);
         check(vt_wait(env, vp, &ev, &ev.done, 0, 30));
         printf("%s: %u frames %ux%u in %.3f s (%.1f frames/s)\n", id, frames, w, h, vt_now() - t0,
                frames / (vt_now() - t0));
@@ -58,6 +61,8 @@ static void test_flow(struct vt_env *env, const char *dir, const char *in, const
 
         check_r(video_processor_get_info(vp, id, &info), 0);
         check(info.state == VIDEO_STATE_DONE && info.frames_done == frames);
+        /* Done: its input and output are closed. */
+        check(!info.prepared && !info.committed);
         /* Done videos leave the pending list; a second ProcessVideo is refused. */
         char **pending;
         check_r(video_processor_pending(vp, &pending), 0);
@@ -502,6 +507,207 @@ static void test_persistence(struct vt_env *env, const char *dir, const char *in
         free(userdir);
 }
 
+static unsigned count_open_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *de;
+        unsigned n = 0;
+
+        check(d);
+        while ((de = readdir(d)))
+                n += de->d_name[0] != '.';
+        closedir(d);
+        return n - 1; /* the directory's own */
+}
+
+/* Open files per uid are bounded: an uncommitted video that stops being current is closed,
+ * a done video is closed, and committed videos not yet done are limited to
+ * VIDEO_PREPARED_MAX (then Prepare is refused with a message); Reset closes all. */
+static void test_file_limits(struct vt_env *env, const char *dir, const char *in) {
+        struct vt_events ev = {};
+        struct video_processor *vp;
+        struct video_stream_info *streams;
+        struct video_info info;
+        char id[32], *out = vt_path(dir, "limit-out.avi");
+        unsigned base, before;
+        size_t n;
+        int fd, out_fd;
+
+        check(video_processor_new(env->state_dir, 1008, env->pool, env->mailbox, &vt_callbacks, &ev, &vp) >= 0);
+        fd = vt_open(in, O_RDONLY);
+        out_fd = vt_open(out, O_RDWR | O_CREAT | O_TRUNC);
+        base = count_open_fds();
+
+        /* 200 Prepares of different ids hold one input: only the current one's. */
+        for (unsigned i = 0; i < 200; i++) {
+                snprintf(id, sizeof id, "many%u", i);
+                check_r(video_processor_prepare(vp, id, fd, &streams, &n), 0);
+                free(streams);
+        }
+        printf("after 200 Prepares: %u fds more\n", count_open_fds() - base);
+        check(count_open_fds() == base + 1);
+        check_r(video_processor_get_info(vp, "many0", &info), 0);
+        check(!info.prepared && info.state == VIDEO_STATE_PENDING);
+        check_r(video_processor_get_info(vp, "many199", &info), 0);
+        check(info.prepared);
+        check_r(video_processor_reset(vp), 0);
+        check(count_open_fds() == base);
+
+        /* Committed videos keep input and output until done: at most VIDEO_PREPARED_MAX. */
+        struct video_stream_output o = { .stream_id = 0, .fd = out_fd };
+        for (unsigned i = 0; i < VIDEO_PREPARED_MAX; i++) {
+                snprintf(id, sizeof id, "many%u", i);
+                check_r(video_processor_prepare(vp, id, fd, &streams, &n), 0);
+                free(streams);
+                check_r(video_processor_create_streams(vp, &o, 1), 0);
+                check_r(video_processor_commit_streams(vp, "{}", 2), 0);
+        }
+        check(count_open_fds() == base + 2 * VIDEO_PREPARED_MAX);
+        before = count_open_fds();
+        check_r(video_processor_prepare(vp, "one-more", fd, &streams, &n), -EPERM);
+        printf("limit: %s\n", video_processor_message(vp));
+        check(strstr(video_processor_message(vp), "32 prepared videos that are not done already hold open files"));
+        check(strstr(video_processor_message(vp), "'one-more'"));
+        check(count_open_fds() == before);
+        check_r(video_processor_get_info(vp, "one-more", &info), -ENOENT);
+        /* Preparing one that already holds files again is not a new one. */
+        check_r(video_processor_prepare(vp, "many3", fd, &streams, &n), 0);
+        free(streams);
+
+        /* A done video closes its files (input and both handles on the output), which
+         * makes room for another. */
+        check_r(video_processor_create_streams(vp, &o, 1), 0);
+        check_r(video_processor_commit_streams(vp, "{}", 2), 0);
+        check(count_open_fds() == before);
+        check_r(video_processor_process(vp, "many3", 0), 0);
+        check(vt_wait(env, vp, &ev, &ev.done, 0, 30));
+        check(streq(ev.last_done_id, "many3"));
+        check(count_open_fds() == before - 2);
+        check_r(video_processor_get_info(vp, "many3", &info), 0);
+        check(info.state == VIDEO_STATE_DONE && !info.prepared);
+        check(vt_ffprobe_frames(out) == 40);
+        check_r(video_processor_process(vp, "many3", 0), -EPERM);
+        check_r(video_processor_create_streams(vp, &o, 1), -EPERM);
+        check_r(video_processor_prepare(vp, "one-more", fd, &streams, &n), 0);
+        free(streams);
+        check(count_open_fds() == before - 1);
+
+        check_r(video_processor_reset(vp), 0);
+        check(count_open_fds() == base);
+        video_processor_free(vp);
+        close(fd);
+        close(out_fd);
+        free(out);
+}
+
+/* A recording stopped before its first frame leaves the pending list at once; one found
+ * empty when prepared (after a restart) is removed then. */
+static void test_empty_recording(struct vt_env *env, const char *dir) {
+        struct vt_events ev = {};
+        struct video_processor *vp;
+        struct video_stream_info *streams = NULL;
+        struct video_info info;
+        char **pending, *p = vt_path(dir, "empty-rec.avi");
+        size_t n;
+        int fd;
+
+        check(video_processor_new(env->state_dir, 1009, env->pool, env->mailbox, &vt_callbacks, &ev, &vp) >= 0);
+        /* StartRecording registers it with 0 frames (still recording)... */
+        check_r(video_processor_add_recorded(vp, "rec.empty", &(struct video_recorded) { 320, 240, 30, 0 }), 0);
+        check_r(video_processor_get_info(vp, "rec.empty", &info), 0);
+        check(info.state == VIDEO_STATE_PENDING);
+        check(ev.pending_changed == 1);
+        /* ... StopRecording with 0 frames forgets it. */
+        check_r(video_processor_add_recorded(vp, "rec.empty", &(struct video_recorded) { 320, 240, 30, 0 }), 0);
+        check_r(video_processor_get_info(vp, "rec.empty", &info), -ENOENT);
+        check(ev.pending_changed == 2);
+        check_r(video_processor_pending(vp, &pending), 0);
+        check(pending[0] == NULL);
+        video_processor_strv_free(pending);
+        video_processor_free(vp);
+        /* Its record is gone too. */
+        check(video_processor_new(env->state_dir, 1009, env->pool, env->mailbox, &vt_callbacks, &ev, &vp) >= 0);
+        check_r(video_processor_get_info(vp, "rec.empty", &info), -ENOENT);
+
+        /* The daemon died while recording: the record says 0 frames (unknown); Prepare
+         * finds the file empty and removes it. */
+        check_r(video_processor_add_recorded(vp, "rec.died", &(struct video_recorded) { 64, 48, 25, 0 }), 0);
+        {
+                struct avi_writer *w;
+                struct avi_writer_params params = { .width = 64, .height = 48, .fps_num = 25, .fps_den = 1 };
+                fd = vt_open(p, O_RDWR | O_CREAT | O_TRUNC);
+                check(avi_writer_new(fd, &params, &w) >= 0);
+                avi_writer_free(w); /* never finished, like a killed recorder */
+                close(fd);
+        }
+        fd = vt_open(p, O_RDONLY);
+        check_r(video_processor_prepare(vp, "rec.died", fd, &streams, &n), -EINVAL);
+        close(fd);
+        printf("empty recording: %s\n", video_processor_message(vp));
+        check(strstr(video_processor_message(vp), "empty recording"));
+        check(streams == NULL);
+        check_r(video_processor_get_info(vp, "rec.died", &info), -ENOENT);
+        /* A prepared (not recorded) id with an empty file is refused but not touched. */
+        fd = vt_open(p, O_RDONLY);
+        check_r(video_processor_prepare(vp, "plain", fd, &streams, &n), -EINVAL);
+        close(fd);
+        check(strstr(video_processor_message(vp), "no frames"));
+        video_processor_free(vp);
+        free(p);
+}
+
+struct blocker {
+        atomic_bool running, release;
+};
+
+static int blocker_run(struct pool_job *job, void *userdata) {
+        struct blocker *b = userdata;
+
+        atomic_store(&b->running, true);
+        while (!atomic_load(&b->release))
+                usleep(1000);
+        return 0;
+}
+
+static void blocker_done(struct pool_job *job, void *userdata, int result, enum pool_cancel reason) {
+}
+
+static const struct pool_job_ops blocker_ops = { .run = blocker_run, .done = blocker_done };
+
+/* GetVideoInfo says "pending" while the started video only waits behind an image job on
+ * the pool, "running" once a frame job has begun. */
+static void test_queued_is_pending(const char *dir, const char *in) {
+        struct vt_env env;
+        struct vt_events ev = {};
+        struct video_processor *vp;
+        struct video_info info;
+        struct blocker b = {};
+        char *out = vt_path(dir, "queued.avi");
+
+        vt_env_init(&env, EXEC_MODE_BALANCED); /* one worker on 2 CPUs */
+        check(pool_concurrency(env.pool, EXEC_MODE_BALANCED) == 1);
+        check(video_processor_new(env.state_dir, 1010, env.pool, env.mailbox, &vt_callbacks, &ev, &vp) >= 0);
+        check(vt_setup(vp, "queued", in, out, "{}") == 40);
+        check(pool_submit(env.pool, &blocker_ops, &b, POOL_PRIORITY_REQUESTED, 0, 0, NULL) >= 0);
+        while (!atomic_load(&b.running))
+                usleep(1000);
+        check_r(video_processor_process(vp, "queued", 0), 0);
+        usleep(50000);
+        check_r(video_processor_get_info(vp, "queued", &info), 0);
+        check(info.state == VIDEO_STATE_PENDING && info.frames_done == 0);
+        check(video_processor_running_count(vp) == 1);
+        check_r(video_processor_process(vp, "queued", 0), -EPERM); /* started all the same */
+        atomic_store(&b.release, true);
+        check(vt_wait(&env, vp, &ev, &ev.progress, 0, 30));
+        check_r(video_processor_get_info(vp, "queued", &info), 0);
+        check(info.state == VIDEO_STATE_RUNNING || info.state == VIDEO_STATE_DONE);
+        check(vt_wait(&env, vp, &ev, &ev.done, 0, 30));
+        check(ev.last_done.frames == 40);
+        video_processor_free(vp);
+        check(pool_wait_idle(env.pool, 10000000) >= 0);
+        vt_env_done(&env);
+        free(out);
+}
+
 int main(void) {
         struct vt_env env;
         char *dir, *small, *vga, *hd, *own;
@@ -528,9 +734,12 @@ int main(void) {
         test_write_failure(&env, dir, small);
         test_order(&env, dir, small);
         test_persistence(&env, dir, small);
+        test_file_limits(&env, dir, small);
+        test_empty_recording(&env, dir);
         vt_env_done(&env);
 
         test_preemption(dir, hd);
+        test_queued_is_pending(dir, small);
 
         /* Our own recording: 4:2:2 frames at 30000/1001. */
         vt_env_init(&env, EXEC_MODE_LOW_POWER);
