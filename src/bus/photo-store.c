@@ -416,6 +416,8 @@ int photo_job_start(struct output *o, sd_bus_message *m, struct image_processor 
         if (!store.parked_head)
                 r = photo_job_take_burst(j, false);
         if (r == 0) {
+                log_debug("%s: Capture waits for the store (%u frames held by waiting calls)",
+                          o->path, store.pinned);
                 photo_job_park(j);
                 return 0;
         }

@@ -119,6 +119,40 @@ class CaptureMemoryTest(camerad_test.CameradTestCase):
             self.assertLessEqual(released_rss, idle_rss + RSS_AFTER_BOUND_KB,
                                  'memory stays with the daemon after the photos were stored')
 
+    def test_sustained_calls_wait_and_are_never_lost(self):
+        """Calls every 80 ms, faster than 1080p burst-16 bursts are stored: the later calls
+        wait for the store (parked, holding no frames) instead of pinning ever more frames;
+        the session is released while some still wait. Every call still gets its image, on
+        disk, and the replies come in call order."""
+        pid = self.daemon_pid()
+        image_session = self.iface(self.manager.GetImageProcessSession(),
+                                   'ImageProcessSession')
+        image_session.Interrupt()
+        session, photo = self.start_photo_session(1920, 1080, 'YUYV')
+        time.sleep(1.5)
+        running_threads = n_threads(pid)
+        settings = dbus.Dictionary({'burst': dbus.UInt32(BURST)}, signature='sv')
+        replies, errors, peak_threads = [], [], 0
+        for k in range(N_CAPTURES):
+            photo.Capture(settings,
+                          reply_handler=lambda i, k=k: replies.append((k, str(i))),
+                          error_handler=lambda e: errors.append(e), timeout=600)
+            camerad_test.pump(0.08)
+            peak_threads = max(peak_threads, n_threads(pid))
+        session.Release(timeout=600)  # stops the camera while calls wait for the store
+        timeout = 2400 if self.daemon.valgrind else 300
+        camerad_test.wait_until(lambda: len(replies) + len(errors) == N_CAPTURES, timeout)
+
+        self.assertEqual(errors, [], 'a Capture was refused')
+        self.assertEqual([k for k, _ in replies], list(range(N_CAPTURES)),
+                         'replies out of call order')
+        ids = [i for _, i in replies]
+        self.assertEqual(len(set(ids)), N_CAPTURES)
+        self.assertEqual(sorted(str(i) for i in image_session.GetPendingImages()), sorted(ids))
+        self.assertLessEqual(peak_threads, running_threads + THREAD_SLACK)
+        self.assertIn('Capture waits for the store', self.daemon_log(),
+                      'no call waited: the test did not reach the frame budget')
+
     def test_sequential_captures_return_memory(self):
         """Ten one-at-a-time 1080p burst-16 captures: the QA report saw idle RSS go from
         4 MB to ~93 MB."""

@@ -161,6 +161,45 @@ class VideoProcessTest(camerad_test.CameradTestCase):
         self.vps.Reset()
         self.assertEqual(self.daemon_fds(), base)
 
+    def test_empty_recording_is_not_pending(self):
+        # StopRecording right after StartRecording often records nothing; such a recording
+        # must not stay pending (it can never be processed), one with frames must.
+        path = self.manager.CreateSession('video')
+        session = self.iface(path, 'Session')
+        session.BeginConfig()
+        session.AddInput(dbus.ObjectPath(ROOT_PATH + '/camera/0'))
+        output = session.CreateOutput('video', dbus.Dictionary(
+            {'format': 'YUYV', 'width': dbus.UInt32(320), 'height': dbus.UInt32(240),
+             'fps': dbus.Double(30.0)}, signature='sv'))
+        session.AddOutput(output)
+        session.CommitConfig()
+        session.Start()
+        vo = self.iface(output, 'VideoOutput')
+        empty = with_frames = 0
+        for i in range(20):
+            rec = self.out_path(f'rec{i}.avi')
+            fd = self.open(rec, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+            video_id = str(vo.StartRecording(dbus.types.UnixFd(fd),
+                                             dbus.Dictionary({}, signature='sv')))
+            vo.StopRecording()
+            pending = video_id in [str(v) for v in self.vps.GetPendingVideos()]
+            try:
+                streams = self.prepare(f'probe{i}', rec)
+            except dbus.exceptions.DBusException as e:
+                self.assertIn('no frames', e.get_dbus_message())
+                self.assertFalse(pending, f'{video_id}: empty but pending')
+                self.assertDBusError('InvalidId', None, self.vps.GetVideoInfo, video_id)
+                empty += 1
+            else:
+                self.assertGreater(streams[0]['frames'], 0)
+                self.assertTrue(pending, f'{video_id}: has frames but is not pending')
+                with_frames += 1
+            if empty >= 2:
+                break
+        print(f'recordings: {empty} empty, {with_frames} with frames')
+        self.assertGreater(empty, 0, 'no recording came out empty; the case was not tested')
+        session.Stop()
+
     def test_bad_and_unknown_ids(self):
         for bad in ('', '.', '..', '../x', 'a/b', 'a b', 'é', 'x' * 65, 'x' * 100000):
             e = self.assertDBusError('InvalidId', None, self.prepare, bad)
