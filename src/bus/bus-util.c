@@ -80,6 +80,10 @@ int bus_read_dict(sd_bus_message *m, const char *what, struct bus_dict_key *keys
                         return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
                                               "%s key '%s' must be of type '%c'; got '" BUS_ECHO_FMT "'",
                                               what, key, k->type, BUS_ECHO(contents));
+                /* Which of two values would count is anybody's guess: refuse, as JSON input does. */
+                if (k->seen)
+                        return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
+                                              "%s key '%s' is given twice", what, key);
                 r = bus_dict_read_value(m, k);
                 if (r < 0)
                         return r;

@@ -121,15 +121,39 @@ static void frame_to_planes(const struct frame *f, uint8_t *buf, struct image_bu
         *out = (struct image_burst_frame) { .y = y, .cb = cb, .cr = cr };
 }
 
-/* Store thread: planes of the burst, then the image processor writes it. The planes are
- * one anonymous mapping, unmapped afterwards: 64 MB for a 1080p burst of 16 must go back to
- * the system, not stay in a malloc arena. */
-static int photo_job_store(struct photo_job *j) {
+/* Store thread: the planes' memory, one anonymous mapping kept while the thread has work
+ * (faulting in 64 MB afresh per 1080p burst of 16 costs more than the split itself) and
+ * unmapped when it goes idle: it must go back to the system, not stay in a malloc arena. */
+struct planes_map {
+        uint8_t *data;
+        size_t size;
+};
+
+static void planes_map_release(struct planes_map *p) {
+        if (p->data)
+                munmap(p->data, p->size);
+        *p = (struct planes_map) {};
+}
+
+static int planes_map_reserve(struct planes_map *p, size_t size) {
+        void *data;
+
+        if (p->size >= size)
+                return 0;
+        planes_map_release(p);
+        data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (data == MAP_FAILED)
+                return -errno;
+        *p = (struct planes_map) { .data = data, .size = size };
+        return 0;
+}
+
+/* Store thread: planes of the burst, then the image processor writes it. */
+static int photo_job_store(struct photo_job *j, struct planes_map *map) {
         const struct frame *f0 = j->frames[0];
         struct image_burst_frame planes[FRAME_RING_MAX] = {};
-        size_t plane_bytes = planes_size(f0), map_bytes = plane_bytes * j->n_frames;
+        size_t plane_bytes = planes_size(f0);
         struct timespec t0, t1;
-        uint8_t *map;
         int r;
 
         struct image_burst burst = {
@@ -146,11 +170,11 @@ static int photo_job_store(struct photo_job *j) {
         };
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        map = mmap(NULL, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (map == MAP_FAILED)
-                return -errno;
+        r = planes_map_reserve(map, plane_bytes * j->n_frames);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < j->n_frames; i++)
-                frame_to_planes(j->frames[i], map + i * plane_bytes, &planes[i]);
+                frame_to_planes(j->frames[i], map->data + i * plane_bytes, &planes[i]);
         /* The frames go back to the capture pool now, not after the slow write. */
         for (size_t i = 0; i < j->n_frames; i++)
                 frame_unref(j->frames[i]);
@@ -160,13 +184,14 @@ static int photo_job_store(struct photo_job *j) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
         r = image_processor_add(j->images, &burst, j->id);
         j->store_ms = ms_since(&t1);
-        munmap(map, map_bytes);
         return r;
 }
 
 static void photo_job_done(void *userdata);
 
 static void *store_thread(void *userdata) {
+        struct planes_map map = {};
+
         (void) userdata;
         pthread_mutex_lock(&store.lock);
         while (store.queue_head) {
@@ -178,7 +203,7 @@ static void *store_thread(void *userdata) {
                         store.queue_tail = NULL;
                 pthread_mutex_unlock(&store.lock);
 
-                j->result = photo_job_store(j);
+                j->result = photo_job_store(j, &map);
 
                 pthread_mutex_lock(&store.lock);
                 j->state = PHOTO_JOB_STORED;
@@ -194,6 +219,7 @@ static void *store_thread(void *userdata) {
         store.thread_running = false;
         pthread_cond_broadcast(&store.stored);
         pthread_mutex_unlock(&store.lock);
+        planes_map_release(&map);
         return NULL;
 }
 

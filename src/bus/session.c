@@ -242,6 +242,15 @@ static int method_create_output(sd_bus_message *m, void *userdata, sd_bus_error 
         if (output_profile_validate(&p, &verdict) < 0)
                 return refuse(error, &verdict);
 
+        /* Outputs live until Release; a bound keeps one client from filling the bus with them. */
+        unsigned n_outputs = 0;
+        for (struct output *i = s->outputs; i; i = i->next)
+                n_outputs++;
+        if (n_outputs >= SESSION_MAX_OUTPUTS)
+                return bus_error_setf(error, CAMERAD_ERROR_OPERATION_NOT_ALLOWED,
+                                      "CreateOutput: %s already has %u outputs, the most a session may "
+                                      "create; Release it and start a new one", s->path, n_outputs);
+
         r = output_new(s, kind, &p, &o);
         if (r < 0)
                 return bus_error_set_fatal(error, r, "cannot create the output");

@@ -31,6 +31,9 @@ struct session_options {
 /* A capture Session at /org/camerad/Camera1/session/<n>. By default owned by the unique bus
  * name that created it (tracked: it is released the moment that name leaves the bus); a
  * persistent one is owned by owner_uid and kept alive by idle_timer instead. */
+/* CreateOutput refuses more than this many outputs on one session. */
+#define SESSION_MAX_OUTPUTS 16
+
 struct session {
         struct session *next;
         struct manager *manager;
@@ -51,7 +54,7 @@ struct session {
 
         /* Every output created on this session, added or not. The list and each output's
          * engines are read by the capture thread under fanout_lock. */
-        struct output *outputs;
+        struct output *outputs;   /* every output created, added or not; at most SESSION_MAX_OUTPUTS */
         unsigned next_output_index;
         pthread_mutex_t fanout_lock;
 

@@ -126,6 +126,9 @@ static int read_stream_dict(sd_bus_message *m, bool with_fd, size_t index,
                         return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
                                               "stream %zu: key '%s' must be of type '%c'; got '" BUS_ECHO_FMT "'",
                                               index, key, k->type, BUS_ECHO(contents));
+                if (k->seen)
+                        return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
+                                              "stream %zu: key '%s' is given twice", index, key);
                 r = bus_dict_read_value(m, k);
                 if (r < 0)
                         return r;

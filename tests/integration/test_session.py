@@ -3,6 +3,8 @@
 exclusivity (Conflict); profile validation of CreateOutput; the Error signal when the
 camera fails while running."""
 
+import subprocess
+
 import dbus
 
 import camerad_test
@@ -289,6 +291,30 @@ class ProfileTest(SessionCase):
                                      profile())
             self.assertLess(len(e.get_dbus_message()), 1024)
         self.assertEqual(list(self.get_property(path, 'Session', 'Outputs')), [])
+
+    def test_duplicate_profile_key(self):
+        # dbus-python cannot build a dict with a key twice; busctl can. A persistent
+        # session lets busctl's own connection (same uid) call it.
+        path = self.manager.CreateSessionWithOptions(
+            'photo', dbus.Dictionary({'persist': True}, signature='sv'))
+        r = subprocess.run(['busctl', f'--address={self.address}', 'call', 'org.camerad.Camera1',
+                            str(path), SESSION_IFACE, 'CreateOutput', 'sa{sv}', 'preview', '2',
+                            'format', 's', 'NV12', 'format', 's', 'YUYV'],
+                           capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('7400101: ', r.stderr)
+        self.assertIn("'format' is given twice", r.stderr)
+        self.assertEqual(list(self.get_property(path, 'Session', 'Outputs')), [])
+        self.iface(path, 'Session').Release()
+
+    def test_output_limit(self):
+        path, s = self.new_session()
+        for _ in range(16):
+            s.CreateOutput('preview', profile())
+        e = self.assertDBusError('OperationNotAllowed', '7400102: ', s.CreateOutput, 'preview',
+                                 profile())
+        self.assertIn('16 outputs', e.get_dbus_message())
+        self.assertEqual(len(self.get_property(path, 'Session', 'Outputs')), 16)
 
     def test_defaults_and_profile_property(self):
         path, s = self.new_session()
