@@ -20,17 +20,22 @@
 static int video_error(struct user_context *u, sd_bus_error *error, int r, const char *what) {
         const char *msg = video_processor_message(u->videos);
 
+        const char *sep = ": ";
+
         if (!msg || !*msg)
                 msg = strerror(-r);
+        /* Messages such as "CommitStreams needs …" already name the method. */
+        if (strncmp(msg, what, strlen(what)) == 0 && msg[strlen(what)] == ' ')
+                what = sep = "";
         switch (r) {
         case -ENOENT:
-                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ID, "%s: %s", what, msg);
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ID, "%s%s%s", what, sep, msg);
         case -EINVAL:
-                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT, "%s: %s", what, msg);
+                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT, "%s%s%s", what, sep, msg);
         case -EPERM:
-                return bus_error_setf(error, CAMERAD_ERROR_OPERATION_NOT_ALLOWED, "%s: %s", what, msg);
+                return bus_error_setf(error, CAMERAD_ERROR_OPERATION_NOT_ALLOWED, "%s%s%s", what, sep, msg);
         default:
-                return bus_error_setf(error, CAMERAD_ERROR_SERVICE_FATAL, "%s: %s", what, msg);
+                return bus_error_setf(error, CAMERAD_ERROR_SERVICE_FATAL, "%s%s%s", what, sep, msg);
         }
 }
 
