@@ -349,7 +349,7 @@ int main(int argc, char *argv[]) {
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Shutting down");
         if (r < 0)
                 log_error_errno(r, "Event loop failed: %m");
-        else if (!sd_bus_is_open(m->bus))
+        else if (r == EXIT_FAILURE) /* what sd-bus's exit-on-disconnect hands sd_event_exit() */
                 log_error("camerad: lost the connection to the bus; exiting");
         manager_free(m);
         return r < 0 ? EXIT_FAILURE : r;

@@ -16,7 +16,7 @@ packages=(
         # checking outputs with tools nobody here wrote
         libjpeg-turbo-progs ffmpeg libxml2-utils libimage-exiftool-perl v4l-utils
         # a person's view of the preview: ffplay in a virtual X server
-        xvfb x11-apps
+        xvfb
         # sanitizers, valgrind, fuzzing
         valgrind clang libclang-rt-14-dev
         # the vivid kernel test

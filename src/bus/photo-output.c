@@ -18,20 +18,24 @@
 #define PHOTO_DEFAULT_BURST 4u
 /* Right after Start the ring may not hold a whole burst yet: Capture waits up to
  * PHOTO_BURST_WAIT_USEC for the burst, then takes what there is; with no frame at all it
- * gives up after PHOTO_FIRST_FRAME_TIMEOUT_USEC. */
+ * gives up after PHOTO_FIRST_FRAME_TIMEOUT_SEC. A stop ends the wait the same way. */
 #define PHOTO_BURST_WAIT_USEC (1000 * 1000ULL)
-#define PHOTO_FIRST_FRAME_TIMEOUT_USEC (3 * 1000 * 1000ULL)
+#define PHOTO_FIRST_FRAME_TIMEOUT_SEC 3
+#define PHOTO_STR(x) #x
+#define PHOTO_XSTR(x) PHOTO_STR(x)
 #define PHOTO_POLL_USEC (10 * 1000ULL)
 
-/* A Capture call parked until the first frame arrives; re-dispatched by its timer. */
+/* A Capture call waiting for its burst (or a first frame) to be in the ring; its timer
+ * polls the ring. Settings were validated when the call came. */
 struct photo_wait {
         struct photo_wait *next;
         struct output *output;
         sd_bus_message *message;
         sd_event_source *timer;
         size_t burst;
+        uint32_t quality;
+        bool deferred;
         uint64_t burst_deadline, deadline;
-        bool expired;
 };
 
 static void photo_wait_free(struct photo_wait *w) {
@@ -45,29 +49,69 @@ static void photo_wait_free(struct photo_wait *w) {
         free(w);
 }
 
-static int photo_wait_tick(sd_event_source *es, uint64_t usec, void *userdata) {
-        struct photo_wait *w = userdata;
-        struct output *o = w->output;
-        size_t n = o->ring ? frame_ring_count(o->ring) : 0;
-        bool have_frame = n > 0, ready = n >= w->burst || (have_frame && usec >= w->burst_deadline);
+/* Hands the call to the store with the newest `burst` frames of the ring (fewer when the
+ * ring holds fewer); the store replies. Fails when the ring holds no frame at all. */
+static int photo_capture_now(struct output *o, sd_bus_message *m, size_t burst, uint32_t quality,
+                             bool deferred, const char *no_frame_why, sd_bus_error *error) {
+        struct session *s = o->session;
+        struct user_context *u;
         int r;
 
-        if (!ready && usec < w->deadline && o->session->state == SESSION_STATE_RUNNING)
-                return sd_event_source_set_time(es, usec + PHOTO_POLL_USEC) < 0 ? 0 :
-                       sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+        if (!o->ring || frame_ring_count(o->ring) == 0)
+                return bus_error_setf(error, CAMERAD_ERROR_SERVICE_FATAL,
+                                      "no frame arrived from camera %s %s", s->input->path,
+                                      no_frame_why);
+        r = user_context_get(s->manager, s->owner_uid, &u);
+        if (r < 0)
+                return bus_error_set_fatal(error, r, "cannot open the caller's image store");
+        /* Writing a burst takes a while (fsync): the store thread does it and the reply
+         * comes later. */
+        r = photo_job_start(o, m, user_context_images(u), burst, quality, deferred);
+        if (r < 0)
+                return bus_error_set_fatal(error, r, "cannot start storing the photo");
+        return 1;
+}
 
-        w->expired = !have_frame;
-        r = sd_bus_message_rewind(w->message, true);
-        if (r >= 0)
-                r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(w->message), w->message);
-        if (r < 0) {
-                log_error_errno(r, "Cannot re-dispatch a Capture call: %m");
-                photo_wait_free(w);
+/* The wait is over: the call goes to the store with what the ring holds, or gets its error. */
+static void photo_wait_finish(struct photo_wait *w, const char *no_frame_why) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        if (photo_capture_now(w->output, w->message, w->burst, w->quality, w->deferred,
+                              no_frame_why, &e) < 0)
+                (void) sd_bus_reply_method_error(w->message, &e);
+        sd_bus_error_free(&e);
+        photo_wait_free(w);
+}
+
+/* Before the ring is cleared (stop) or goes (release): waiting calls, oldest first, take
+ * the frames there are rather than being refused. */
+static void photo_waits_finish(struct output *o, const char *no_frame_why) {
+        while (o->photo_waits) {
+                struct photo_wait *w = o->photo_waits;
+
+                while (w->next) /* the list is newest first */
+                        w = w->next;
+                photo_wait_finish(w, no_frame_why);
         }
+}
+
+static int photo_wait_tick(sd_event_source *es, uint64_t usec, void *userdata) {
+        struct photo_wait *w = userdata;
+        size_t n = w->output->ring ? frame_ring_count(w->output->ring) : 0;
+        bool ready = n >= w->burst || (n > 0 && usec >= w->burst_deadline);
+
+        if (!ready && usec < w->deadline) {
+                if (sd_event_source_set_time(es, usec + PHOTO_POLL_USEC) >= 0 &&
+                    sd_event_source_set_enabled(es, SD_EVENT_ONESHOT) >= 0)
+                        return 0;
+                log_error("Cannot keep polling for a Capture burst; taking what there is");
+        }
+        photo_wait_finish(w, "within " PHOTO_XSTR(PHOTO_FIRST_FRAME_TIMEOUT_SEC) " s");
         return 0;
 }
 
-static int photo_wait_new(struct output *o, sd_bus_message *m, size_t burst) {
+static int photo_wait_new(struct output *o, sd_bus_message *m, size_t burst, uint32_t quality,
+                          bool deferred) {
         struct manager *mgr = o->session->manager;
         struct photo_wait *w;
         uint64_t now;
@@ -79,10 +123,12 @@ static int photo_wait_new(struct output *o, sd_bus_message *m, size_t burst) {
         w->output = o;
         w->message = sd_bus_message_ref(m);
         w->burst = burst;
+        w->quality = quality;
+        w->deferred = deferred;
         r = sd_event_now(mgr->event, CLOCK_MONOTONIC, &now);
         if (r >= 0) {
                 w->burst_deadline = now + PHOTO_BURST_WAIT_USEC;
-                w->deadline = now + PHOTO_FIRST_FRAME_TIMEOUT_USEC;
+                w->deadline = now + PHOTO_FIRST_FRAME_TIMEOUT_SEC * 1000000ULL;
                 r = sd_event_add_time(mgr->event, &w->timer, CLOCK_MONOTONIC, now + PHOTO_POLL_USEC,
                                       0, photo_wait_tick, w);
         }
@@ -98,23 +144,13 @@ static int photo_wait_new(struct output *o, sd_bus_message *m, size_t burst) {
 static int method_capture(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct output *o = userdata;
         struct session *s = o->session;
-        struct user_context *u;
         uint32_t quality = PHOTO_DEFAULT_QUALITY, burst = PHOTO_DEFAULT_BURST;
-        bool deferred = true, expired = false, waited = false;
+        bool deferred = true;
         int r;
 
         r = session_check_owner(s, m, error);
         if (r < 0)
                 return r;
-
-        /* A call coming back from the wait for a first frame. */
-        for (struct photo_wait *w = o->photo_waits; w; w = w->next)
-                if (w->message == m) {
-                        expired = w->expired;
-                        waited = true;
-                        photo_wait_free(w);
-                        break;
-                }
 
         if (s->state != SESSION_STATE_RUNNING || !o->added)
                 return bus_error_setf(error, CAMERAD_ERROR_SESSION_NOT_RUNNING,
@@ -137,27 +173,14 @@ static int method_capture(sd_bus_message *m, void *userdata, sd_bus_error *error
                 return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
                                       "settings key 'burst' must be 1..%u; got %u", FRAME_RING_MAX, burst);
 
-        if (!waited && (!o->ring || frame_ring_count(o->ring) < burst)) {
-                r = photo_wait_new(o, m, burst);
+        /* Calls waiting already go first, so that replies keep call order. */
+        if (o->photo_waits || !o->ring || frame_ring_count(o->ring) < burst) {
+                r = photo_wait_new(o, m, burst, quality, deferred);
                 if (r < 0)
                         return bus_error_set_fatal(error, r, "cannot wait for frames");
-                return 1; /* comes back when the burst (or at least a frame) is there */
+                return 1; /* the store replies once the burst (or at least a frame) is there */
         }
-        if (!o->ring || frame_ring_count(o->ring) == 0)
-                return bus_error_setf(error, CAMERAD_ERROR_SERVICE_FATAL,
-                                      "no frame arrived from camera %s within %llu s%s",
-                                      s->input->path, PHOTO_FIRST_FRAME_TIMEOUT_USEC / 1000000,
-                                      expired ? "" : " (the session stopped)");
-
-        r = user_context_get(s->manager, s->owner_uid, &u);
-        if (r < 0)
-                return bus_error_set_fatal(error, r, "cannot open the caller's image store");
-        /* Writing a burst takes a while (fsync): the store thread does it and the reply
-         * comes later. The ring holds a frame, so the burst is never empty. */
-        r = photo_job_start(o, m, user_context_images(u), burst, quality, deferred);
-        if (r < 0)
-                return bus_error_set_fatal(error, r, "cannot start storing the photo");
-        return 1;
+        return photo_capture_now(o, m, burst, quality, deferred, "(none in the ring)", error);
 }
 
 const sd_bus_vtable photo_output_vtable[] = {
@@ -187,8 +210,9 @@ int photo_output_starting(struct output *o) {
 }
 
 void photo_output_stopped(struct output *o) {
-        /* Calls waiting for the store keep the frames of before the stop; old frames must
-         * never be taken after a restart. */
+        /* Calls waiting for a burst or for the store keep the frames of before the stop;
+         * old frames must never be taken after a restart. */
+        photo_waits_finish(o, "before the session stopped");
         photo_jobs_take_frames(o);
         if (o->ring)
                 frame_ring_clear(o->ring);
@@ -202,16 +226,9 @@ void photo_output_push(struct output *o, struct frame *f) {
 void photo_output_free(struct output *o) {
         struct frame_ring *ring;
 
+        /* A release stops the session first, so normally nothing waits here any more. */
+        photo_waits_finish(o, "before the output was released");
         photo_jobs_detach(o);
-        while (o->photo_waits) {
-                struct photo_wait *w = o->photo_waits;
-                sd_bus_error e = SD_BUS_ERROR_NULL;
-
-                bus_error_setf(&e, CAMERAD_ERROR_SERVICE_FATAL, "the photo output %s was released", o->path);
-                (void) sd_bus_reply_method_error(w->message, &e);
-                sd_bus_error_free(&e);
-                photo_wait_free(w);
-        }
         pthread_mutex_lock(&o->session->fanout_lock);
         ring = o->ring;
         o->ring = NULL;

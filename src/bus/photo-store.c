@@ -36,7 +36,7 @@ struct photo_job {
         struct photo_job *next;        /* the output's jobs in call order; loop thread */
         struct photo_job *parked_next; /* store.parked; loop thread */
         struct photo_job *queue_next;  /* store.queue; under store.lock */
-        enum photo_job_state state;    /* set to STORED under store.lock */
+        enum photo_job_state state;    /* under store.lock once QUEUED */
         unsigned pinned;               /* this job's part of store.pinned; loop thread */
 
         struct output *output; /* NULL once the output is gone */
@@ -48,7 +48,7 @@ struct photo_job {
         struct image_processor *images;
         size_t burst;
         struct frame *frames[FRAME_RING_MAX];
-        size_t n_frames;
+        size_t n_frames;      /* 0 while parked; loop thread */
         bool frames_released; /* by the store thread, once the planes are made */
         uint32_t quality;
         bool deferred;
@@ -276,7 +276,7 @@ static void photo_job_unlink(struct photo_job *j) {
                         *p = j->next;
                         break;
                 }
-        if (j->next && j->next->state != PHOTO_JOB_PARKED) {
+        if (j->next && j->next->n_frames > 0) {
                 store.pinned += j->next->n_frames - j->next->pinned;
                 j->next->pinned = j->next->n_frames;
         }
@@ -341,7 +341,7 @@ static int photo_job_take_burst(struct photo_job *j, bool force) {
         for (size_t i = 0; i < n; i++) {
                 bool shared = false;
 
-                if (prev && prev->state != PHOTO_JOB_PARKED)
+                if (prev)
                         for (size_t k = 0; k < prev->n_frames && !shared; k++)
                                 shared = prev->frames[k] == frames[i];
                 fresh += !shared;
@@ -463,7 +463,7 @@ void photo_jobs_take_frames(struct output *o) {
         while (j) {
                 struct photo_job *next = j->next;
 
-                if (j->state == PHOTO_JOB_PARKED) {
+                if (j->n_frames == 0) { /* parked */
                         photo_job_unpark(j);
                         photo_job_admitted(j, photo_job_take_burst(j, true));
                 }

@@ -265,6 +265,39 @@ class CommandLineTest(camerad_test.CameradTestCase):
         self.one_line_failure(self.run_camerad(f'--address={self.address}',
                                                f'--state-dir={self.state_dir}', f'--config={cfg}'))
 
+    def test_exits_when_the_bus_goes_away(self):
+        # A bus of its own, so the class's bus stays up for the other tests.
+        self.require_daemon()
+        with tempfile.TemporaryDirectory() as tmp:
+            bus = subprocess.Popen(['dbus-daemon', '--session', '--nofork',
+                                    f'--address=unix:path={tmp}/bus', '--print-address'],
+                                   stdout=subprocess.PIPE, text=True)
+            try:
+                address = bus.stdout.readline().strip()
+                daemon = subprocess.Popen([CAMERAD_BIN, f'--address={address}',
+                                           f'--state-dir={tmp}/state', '--no-v4l2',
+                                           '--virtual-cameras=1'],
+                                          stderr=subprocess.PIPE, text=True)
+                try:
+                    ready = daemon.stderr.readline()
+                    while ready and 'ready on' not in ready:
+                        ready = daemon.stderr.readline()
+                    self.assertIn('ready on', ready)
+                    bus.kill()
+                    bus.wait()
+                    self.assertEqual(daemon.wait(timeout=20), 1)
+                    self.assertIn('lost the connection to the bus', daemon.stderr.read())
+                finally:
+                    if daemon.poll() is None:
+                        daemon.kill()
+                        daemon.wait()
+                    daemon.stderr.close()
+            finally:
+                if bus.poll() is None:
+                    bus.kill()
+                    bus.wait()
+                bus.stdout.close()
+
     def test_missing_config_named_on_command_line(self):
         # The default file may be absent (defaults apply); a file the admin named must exist.
         cfg = os.path.join(self.state_dir, 'nope.conf')
