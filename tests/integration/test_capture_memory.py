@@ -174,6 +174,28 @@ class CaptureMemoryTest(camerad_test.CameradTestCase):
         self.assertIn('Capture waits for the store', self.daemon_log(),
                       'no call waited: the test did not reach the frame budget')
 
+    def test_release_while_calls_wait_for_their_burst(self):
+        """Right after Start the ring holds fewer frames than a burst of 16, so Capture
+        waits for it. Released at once, the session stops the camera: the waiting calls
+        take the frames there are instead of being refused."""
+        image_session = self.iface(self.manager.GetImageProcessSession(),
+                                   'ImageProcessSession')
+        image_session.Interrupt()
+        session, photo = self.start_photo_session(640, 480, 'YUYV')
+        time.sleep(0.2)  # a first frame, far from 16
+        settings = dbus.Dictionary({'burst': dbus.UInt32(BURST)}, signature='sv')
+        replies, errors = [], []
+        for k in range(8):
+            photo.Capture(settings,
+                          reply_handler=lambda i, k=k: replies.append((k, str(i))),
+                          error_handler=lambda e: errors.append(e), timeout=600)
+        session.Release(timeout=600)
+        camerad_test.wait_until(lambda: len(replies) + len(errors) == 8, 120)
+        self.assertEqual(errors, [], 'a waiting Capture was refused at release')
+        self.assertEqual([k for k, _ in replies], list(range(8)))
+        self.assertEqual(sorted(str(i) for i in image_session.GetPendingImages()),
+                         sorted(i for _, i in replies))
+
     def test_sequential_captures_return_memory(self):
         """Ten one-at-a-time 1080p burst-16 captures: the QA report saw idle RSS go from
         4 MB to ~93 MB."""
