@@ -6,6 +6,7 @@ unusable bus / state directory / configuration."""
 import os
 import re
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -264,6 +265,42 @@ class CommandLineTest(camerad_test.CameradTestCase):
             f.write('not json')
         self.one_line_failure(self.run_camerad(f'--address={self.address}',
                                                f'--state-dir={self.state_dir}', f'--config={cfg}'))
+
+    def test_sd_notify_ready_watchdog_stopping(self):
+        # What systemd would see: NOTIFY_SOCKET and WATCHDOG_USEC as a Type=dbus unit with
+        # WatchdogSec= gets them.
+        self.require_daemon()
+        with tempfile.TemporaryDirectory() as tmp:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.bind(f'{tmp}/notify')
+            sock.settimeout(20)
+            env = {**os.environ, 'NOTIFY_SOCKET': f'{tmp}/notify', 'WATCHDOG_USEC': '400000'}
+            daemon = subprocess.Popen([CAMERAD_BIN, f'--address={self.address}',
+                                       f'--state-dir={tmp}/state', '--no-v4l2',
+                                       '--virtual-cameras=1'], env=env,
+                                      stderr=subprocess.DEVNULL)
+            try:
+                seen = []
+                def receive_until(word):
+                    while not any(word in m for m in seen):
+                        seen.append(sock.recv(4096).decode())
+                receive_until('READY=1')
+                start = time.monotonic()
+                receive_until('WATCHDOG=1')
+                n = sum('WATCHDOG=1' in m for m in seen)
+                while n < 3:
+                    seen.append(sock.recv(4096).decode())
+                    n = sum('WATCHDOG=1' in m for m in seen)
+                # Three pings within well under three whole periods: the loop keeps it fed.
+                self.assertLess(time.monotonic() - start, 3.0)
+                daemon.send_signal(signal.SIGTERM)
+                receive_until('STOPPING=1')
+                self.assertEqual(daemon.wait(timeout=20), 0)
+            finally:
+                if daemon.poll() is None:
+                    daemon.kill()
+                    daemon.wait()
+                sock.close()
 
     def test_exits_when_the_bus_goes_away(self):
         # A bus of its own, so the class's bus stays up for the other tests.
