@@ -83,30 +83,51 @@ static void photo_wait_finish(struct photo_wait *w, const char *no_frame_why) {
         photo_wait_free(w);
 }
 
+static struct photo_wait *photo_wait_oldest(struct output *o) {
+        struct photo_wait *w = o->photo_waits;
+
+        while (w && w->next) /* the list is newest first */
+                w = w->next;
+        return w;
+}
+
 /* Before the ring is cleared (stop) or goes (release): waiting calls, oldest first, take
  * the frames there are rather than being refused. */
 static void photo_waits_finish(struct output *o, const char *no_frame_why) {
-        while (o->photo_waits) {
-                struct photo_wait *w = o->photo_waits;
-
-                while (w->next) /* the list is newest first */
-                        w = w->next;
-                photo_wait_finish(w, no_frame_why);
-        }
+        while (o->photo_waits)
+                photo_wait_finish(photo_wait_oldest(o), no_frame_why);
 }
 
+static bool photo_wait_contains(struct output *o, struct photo_wait *w) {
+        for (struct photo_wait *p = o->photo_waits; p; p = p->next)
+                if (p == w)
+                        return true;
+        return false;
+}
+
+/* Waits end strictly oldest first, so that replies keep call order: a younger call whose
+ * burst is there waits behind an older one (at most until the older one's deadline). */
 static int photo_wait_tick(sd_event_source *es, uint64_t usec, void *userdata) {
         struct photo_wait *w = userdata;
-        size_t n = w->output->ring ? frame_ring_count(w->output->ring) : 0;
-        bool ready = n >= w->burst || (n > 0 && usec >= w->burst_deadline);
+        struct output *o = w->output;
+        size_t n = o->ring ? frame_ring_count(o->ring) : 0;
 
-        if (!ready && usec < w->deadline) {
-                if (sd_event_source_set_time(es, usec + PHOTO_POLL_USEC) >= 0 &&
-                    sd_event_source_set_enabled(es, SD_EVENT_ONESHOT) >= 0)
-                        return 0;
-                log_error("Cannot keep polling for a Capture burst; taking what there is");
+        for (struct photo_wait *oldest; (oldest = photo_wait_oldest(o)); ) {
+                bool ready = n >= oldest->burst || (n > 0 && usec >= oldest->burst_deadline);
+
+                if (!ready && usec < oldest->deadline)
+                        break;
+                photo_wait_finish(oldest, "within " PHOTO_XSTR(PHOTO_FIRST_FRAME_TIMEOUT_SEC) " s");
         }
-        photo_wait_finish(w, "within " PHOTO_XSTR(PHOTO_FIRST_FRAME_TIMEOUT_SEC) " s");
+        if (!photo_wait_contains(o, w))
+                return 0;
+        if (sd_event_source_set_time(es, usec + PHOTO_POLL_USEC) < 0 ||
+            sd_event_source_set_enabled(es, SD_EVENT_ONESHOT) < 0) {
+                /* Cannot poll on: every call up to this one takes what there is. */
+                log_error("Cannot keep polling for a Capture burst; taking what there is");
+                while (photo_wait_contains(o, w))
+                        photo_wait_finish(photo_wait_oldest(o), "(none in the ring)");
+        }
         return 0;
 }
 

@@ -175,9 +175,14 @@ static int load_uids_under(struct manager *m, const char *subdir) {
                         log_warning("Ignoring %s/%s: not a uid.", path, de->d_name);
                         continue;
                 }
+                /* One user's broken folder must not keep the service from everyone else:
+                 * skip that uid (it gets the error when it calls) and go on. */
                 r = user_context_get(m, uid, &u);
-                if (r < 0 && ret == 0)
+                if (r == -ENOMEM && ret == 0)
                         ret = r;
+                else if (r < 0)
+                        log_error_errno(r, "Skipping uid %u: cannot load %s/%s: %m", (unsigned) uid,
+                                        path, de->d_name);
         }
         closedir(d);
         return ret;

@@ -171,8 +171,12 @@ class CaptureMemoryTest(camerad_test.CameradTestCase):
         self.assertLessEqual(peak_threads, running_threads + THREAD_SLACK)
         if self.measure_rss():
             self.assertLessEqual(peak_rss, running_rss + RSS_PEAK_BOUND_KB)
-        self.assertIn('Capture waits for the store', self.daemon_log(),
-                      'no call waited: the test did not reach the frame budget')
+        if 'Capture waits for the store' not in self.daemon_log():
+            if not self.measure_rss():
+                # Under valgrind or a sanitizer the 1080p camera may be too slow to fill the
+                # ring: every call then waited for its burst instead (also checked above).
+                self.skipTest('the store budget was not reached (slow camera)')
+            self.fail('no call waited for the store: the test did not reach the frame budget')
 
     def test_release_while_calls_wait_for_their_burst(self):
         """Right after Start the ring holds fewer frames than a burst of 16, so Capture

@@ -335,6 +335,42 @@ class CommandLineTest(camerad_test.CameradTestCase):
                     bus.wait()
                 bus.stdout.close()
 
+    def test_one_broken_user_folder_does_not_stop_the_service(self):
+        self.require_daemon()
+        with tempfile.TemporaryDirectory() as tmp:
+            for sub in ('images', 'videos'):
+                os.makedirs(f'{tmp}/state/{sub}')
+            with open(f'{tmp}/state/images/1000', 'w') as f:
+                f.write('not a folder')
+            os.symlink('/etc', f'{tmp}/state/images/3000')
+            with open(f'{tmp}/state/videos/1001', 'w') as f:
+                f.write('not a folder')
+            daemon = subprocess.Popen([CAMERAD_BIN, f'--address={self.address}',
+                                       f'--state-dir={tmp}/state', '--no-v4l2',
+                                       '--virtual-cameras=1'], stderr=subprocess.PIPE, text=True)
+            try:
+                log = []
+                line = daemon.stderr.readline()
+                while line and 'ready on' not in line:
+                    log.append(line)
+                    line = daemon.stderr.readline()
+                self.assertIn('ready on', line, ''.join(log))
+                self.assertIn('Skipping uid 1000', ''.join(log))
+                self.assertIn('Skipping uid 3000', ''.join(log))
+                self.assertIn('Skipping uid 1001', ''.join(log))
+                # Root's own processing session still works.
+                ips = self.bus.get_object(BUS_NAME, ROOT_PATH).GetImageProcessSession(
+                    dbus_interface='org.camerad.Camera1.Manager')
+                self.assertEqual(str(ips), ROOT_PATH + '/image_process/0')
+                daemon.send_signal(signal.SIGTERM)
+                self.assertEqual(daemon.wait(timeout=20), 0)
+            finally:
+                if daemon.poll() is None:
+                    daemon.kill()
+                    daemon.wait()
+                daemon.stderr.close()
+            self.assertTrue(os.path.islink(f'{tmp}/state/images/3000'))
+
     def test_missing_config_named_on_command_line(self):
         # The default file may be absent (defaults apply); a file the admin named must exist.
         cfg = os.path.join(self.state_dir, 'nope.conf')
