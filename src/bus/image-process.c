@@ -64,6 +64,51 @@ static int emit_properties(struct user_context *u, const char *first, ...) {
                                                    IMAGE_PROCESS_INTERFACE, names);
 }
 
+/* What each object last announced of ExecutionMode and Status. A method and the
+ * processor's status event (delivered later through the mailbox) often report the same
+ * change, and a call that changes nothing must not emit at all: only a value that differs
+ * from the last one announced becomes a PropertiesChanged. Loop thread only. */
+struct announced {
+        struct announced *next;
+        const struct user_context *u;
+        enum exec_mode mode;
+        enum image_status status;
+};
+
+static struct announced *announced_list;
+
+static struct announced **announced_find(const struct user_context *u) {
+        struct announced **a;
+
+        for (a = &announced_list; *a; a = &(*a)->next)
+                if ((*a)->u == u)
+                        break;
+        return a;
+}
+
+/* Emits ExecutionMode and/or Status where they changed since the last announcement. */
+static void announce_changes(struct user_context *u) {
+        struct announced *a = *announced_find(u);
+        enum exec_mode mode;
+        enum image_status status;
+        bool mode_changed, status_changed;
+
+        if (!a || !u->image_slot)
+                return;
+        mode = image_processor_get_mode(u->images);
+        status = image_processor_get_status(u->images);
+        mode_changed = mode != a->mode;
+        status_changed = status != a->status;
+        a->mode = mode;
+        a->status = status;
+        if (mode_changed && status_changed)
+                (void) emit_properties(u, "ExecutionMode", "Status", NULL);
+        else if (mode_changed)
+                (void) emit_properties(u, "ExecutionMode", NULL);
+        else if (status_changed)
+                (void) emit_properties(u, "Status", NULL);
+}
+
 static int method_get_concurrency(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct user_context *u = userdata;
         enum exec_mode mode = EXEC_MODE_BALANCED;
@@ -101,7 +146,7 @@ static int method_set_execution_mode(sd_bus_message *m, void *userdata, sd_bus_e
         if (r < 0)
                 return image_error(error, r, "SetExecutionMode", NULL);
         log_debug("uid %u: execution mode %s", (unsigned) u->uid, exec_mode_to_string(mode));
-        (void) emit_properties(u, "ExecutionMode", "Status", NULL);
+        announce_changes(u);
         manager_note_activity(u->manager);
         return sd_bus_reply_method_return(m, NULL);
 }
@@ -119,7 +164,7 @@ static int method_image_op(sd_bus_message *m, struct user_context *u, sd_bus_err
         r = op(u->images, id);
         if (r < 0)
                 return image_error(error, r, what, id);
-        (void) emit_properties(u, "Status", NULL);
+        announce_changes(u);
         manager_note_activity(u->manager);
         return sd_bus_reply_method_return(m, NULL);
 }
@@ -140,7 +185,7 @@ static int method_interrupt(sd_bus_message *m, void *userdata, sd_bus_error *err
         r = image_processor_interrupt(u->images);
         if (r < 0)
                 return image_error(error, r, "Interrupt", NULL);
-        (void) emit_properties(u, "Status", NULL);
+        announce_changes(u);
         return sd_bus_reply_method_return(m, NULL);
 }
 
@@ -152,7 +197,7 @@ static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         r = image_processor_reset(u->images);
         if (r < 0)
                 return image_error(error, r, "Reset", NULL);
-        (void) emit_properties(u, "ExecutionMode", "Status", NULL);
+        announce_changes(u);
         manager_note_activity(u->manager);
         return sd_bus_reply_method_return(m, NULL);
 }
@@ -276,7 +321,7 @@ static void on_status_changed(struct image_processor *p, enum image_status statu
         struct user_context *u = userdata;
 
         process_emit_signal(u, PROCESS_IMAGE, NULL, "StatusChanged", "s", image_status_to_string(status));
-        (void) emit_properties(u, "Status", NULL);
+        announce_changes(u);
 }
 
 static void on_counts_changed(struct image_processor *p, unsigned pending, unsigned running,
@@ -295,11 +340,36 @@ const struct image_processor_callbacks image_process_callbacks = {
 };
 
 int image_process_object_add(struct user_context *u) {
-        return process_object_add(u, PROCESS_IMAGE, image_process_vtable);
+        struct announced *a;
+        int r;
+
+        a = calloc(1, sizeof *a);
+        if (!a)
+                return log_error_errno(ENOMEM, "Cannot register the image processing object: %m");
+        /* InterfacesAdded (and any Get) shows the values as they are now. */
+        *a = (struct announced) {
+                .next = announced_list,
+                .u = u,
+                .mode = image_processor_get_mode(u->images),
+                .status = image_processor_get_status(u->images),
+        };
+        announced_list = a;
+        r = process_object_add(u, PROCESS_IMAGE, image_process_vtable);
+        if (r < 0) {
+                announced_list = a->next;
+                free(a);
+        }
+        return r;
 }
 
 void image_process_object_remove(struct user_context *u) {
+        struct announced **p = announced_find(u), *a = *p;
+
         process_object_remove(u, PROCESS_IMAGE);
+        if (a) {
+                *p = a->next;
+                free(a);
+        }
 }
 
 int bus_image_process_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {

@@ -21,6 +21,38 @@ static uint64_t realtime_us(void) {
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
+/* Light unsharp mask (3x3 binomial blur, amount/16) of a plane in place; checks cancel
+ * every stripe of rows. */
+static int sharpen_plane(uint8_t *plane, unsigned width, unsigned height, unsigned amount_16ths,
+                  enum pool_cancel (*check_cancel)(void *data), void *cancel_data) {
+        _cleanup_free_ uint8_t *prev = NULL, *cur = NULL;
+
+        if (width < 3 || height < 3)
+                return 0;
+        /* Two saved rows: the blur must read the unsharpened neighbours. */
+        prev = malloc(width);
+        cur = malloc(width);
+        if (!prev || !cur)
+                return -ENOMEM;
+        memcpy(prev, plane, width);
+        for (unsigned r = 1; r + 1 < height; r++) {
+                uint8_t *row = plane + (size_t) r * width;
+                const uint8_t *next = row + width;
+
+                if (r % 64 == 0 && check_cancel && check_cancel(cancel_data) != POOL_CANCEL_NONE)
+                        return -ECANCELED;
+                memcpy(cur, row, width);
+                for (unsigned x = 1; x + 1 < width; x++) {
+                        int blur = (prev[x - 1] + 2 * prev[x] + prev[x + 1] + 2 * cur[x - 1] + 4 * cur[x] +
+                                    2 * cur[x + 1] + next[x - 1] + 2 * next[x] + next[x + 1] + 8) / 16;
+                        int v = cur[x] + ((cur[x] - blur) * (int) amount_16ths) / 16;
+                        row[x] = (uint8_t) CLAMP(v, 0, 255);
+                }
+                memcpy(prev, cur, width);
+        }
+        return 0;
+}
+
 int image_pipeline_run(const struct pipeline_request *req, struct pipeline_result *res) {
         _cleanup_(jpeg_encoder_freep) struct jpeg_encoder *enc = NULL;
         _cleanup_free_ uint8_t *planes = NULL;

@@ -174,86 +174,258 @@ struct accum {
         float *value, *weight;
 };
 
-/* Blends one tile of one plane (tile w x h at (x0, y0) of a plane of pw x ph): the weighted
- * mean of the displaced frames, windowed into the accumulators. Samples of a displaced tile
- * that leaves the plane are clamped to its edge. */
-static void blend_tile(const struct merge_request *req, unsigned plane, unsigned pw, unsigned ph,
-                       int x0, int y0, unsigned tw, unsigned th, const struct vec *disp,
-                       const float *weights, const float *window_1d, struct accum *acc) {
+/* Per-sample robustness on top of the tile weights (after Wronski et al. 2019 and Monod,
+ * Delon, Veit 2021): a tile weight alone lets the part of a tile in which something moved
+ * relative to the rest be averaged in, and a moving object leaves a trail. So every sample
+ * of a displaced alternate tile also gets the weight of its cell (2 luma columns by one
+ * chroma row: the footprint of one chroma sample). The luma, Cb and Cr differences to the
+ * reference are summed over the 3x3 cells around it and scaled by their noise standard
+ * deviations; the squared distance is then about chi-squared with three degrees of freedom
+ * where only noise differs. Full weight up to ROBUST_FULL (97th percentile), none from
+ * ROBUST_NONE. Colour counts because a moving object may have the luma of what it covers. */
+#define ROBUST_FULL 9.0f
+#define ROBUST_NONE 25.0f
+#define CELLS_X (TILE / 2)
+#define MAX_CELLS_Y TILE
+#define MAX_CELLS (CELLS_X * MAX_CELLS_Y)
+
+struct robustness {
+        unsigned cshift_y;          /* log2 of luma rows per cell: 1 for 4:2:0, 0 for 4:2:2 */
+        float luma_scale, chroma_scale; /* 1 / variance of a 3x3-cell sum of differences */
+};
+
+/* ref[x0 + i] - alt[x0 + dx + i] for i < n, the alternate clamped to the row. */
+static void diff_row(const uint8_t *ref, const uint8_t *alt, int x0, int dx, unsigned n, unsigned width,
+                     int *out) {
+        if (x0 >= 0 && x0 + dx >= 0 && x0 + (int) n <= (int) width && x0 + dx + (int) n <= (int) width) {
+                ref += x0;
+                alt += x0 + dx;
+                for (unsigned i = 0; i < n; i++)
+                        out[i] = ref[i] - alt[i];
+                return;
+        }
+        for (unsigned i = 0; i < n; i++) {
+                int x = x0 + (int) i;
+                out[i] = ref[CLAMP(x, 0, (int) width - 1)] - alt[CLAMP(x + dx, 0, (int) width - 1)];
+        }
+}
+
+/* Cell sums of differences with a one-cell border all round (for the 3x3 sums). */
+typedef int cell_grid[MAX_CELLS_Y + 2][CELLS_X + 2];
+
+/* Repeats the edge cells of the rows x CELLS_X interior into the border, then writes the 3x3
+ * box sums of the interior (constant trip counts: the compiler vectorises them). */
+static void box3(cell_grid in, unsigned rows, int (*out)[CELLS_X]) {
+        int horizontal[MAX_CELLS_Y + 2][CELLS_X];
+
+        for (unsigned j = 1; j <= rows; j++) {
+                in[j][0] = in[j][1];
+                in[j][CELLS_X + 1] = in[j][CELLS_X];
+        }
+        memcpy(in[0], in[1], sizeof in[0]);
+        memcpy(in[rows + 1], in[rows], sizeof in[0]);
+        for (unsigned j = 0; j < rows + 2; j++)
+                for (unsigned i = 0; i < CELLS_X; i++)
+                        horizontal[j][i] = in[j][i] + in[j][i + 1] + in[j][i + 2];
+        for (unsigned j = 0; j < rows; j++)
+                for (unsigned i = 0; i < CELLS_X; i++)
+                        out[j][i] = horizontal[j][i] + horizontal[j + 1][i] + horizontal[j + 2][i];
+}
+
+/* Compares the alternate frame f, displaced by d (luma) and cd (chroma), with the reference
+ * on the tile at (tx, ty): writes the cell weights and returns the luma mean squared
+ * difference of the tile (for the tile weight). The 3x3 sums repeat the tile's edge cells
+ * rather than read beyond it: the blend window makes the tile's edges count little, and the
+ * overlapping neighbour tiles cover them. */
+static float tile_compare(const struct merge_request *req, const struct robustness *rb, unsigned f, int tx,
+                          int ty, struct vec d, struct vec cd, float *cell_weight) {
+        const struct image_burst_frame *ref = &req->frames[req->n_frames - 1], *alt = &req->frames[f];
+        const unsigned w = req->width, h = req->height, cw = w / 2, ch = h >> rb->cshift_y;
+        const unsigned cells_y = TILE >> rb->cshift_y;
+        cell_grid sum_y = {}, sum_cb, sum_cr;
+        int box_y[MAX_CELLS_Y][CELLS_X], box_cb[MAX_CELLS_Y][CELLS_X], box_cr[MAX_CELLS_Y][CELLS_X];
+        const int cx0 = tx / 2, cy0 = ty >> rb->cshift_y;
+        uint32_t squares = 0;
+
+#ifdef __SSE2__
+        /* The common case, the displaced tile inside the frame: PMADDWD sums the squares and
+         * the column pairs (the cells) of a row of differences at once. */
+        if (tx + d.x >= 0 && ty + d.y >= 0 && tx + d.x + TILE <= (int) w && ty + d.y + TILE <= (int) h) {
+                const __m128i zero = _mm_setzero_si128(), ones = _mm_set1_epi16(1);
+                __m128i sq = zero;
+
+                for (unsigned r = 0; r < TILE; r++) {
+                        const uint8_t *p = ref->y + (size_t) (ty + (int) r) * w + tx;
+                        const uint8_t *q = alt->y + (size_t) (ty + (int) r + d.y) * w + tx + d.x;
+                        __m128i a = _mm_loadu_si128((const __m128i *) p), b = _mm_loadu_si128((const __m128i *) q);
+                        __m128i lo = _mm_sub_epi16(_mm_unpacklo_epi8(a, zero), _mm_unpacklo_epi8(b, zero));
+                        __m128i hi = _mm_sub_epi16(_mm_unpackhi_epi8(a, zero), _mm_unpackhi_epi8(b, zero));
+                        int *cells = sum_y[(r >> rb->cshift_y) + 1] + 1;
+
+                        sq = _mm_add_epi32(sq, _mm_add_epi32(_mm_madd_epi16(lo, lo), _mm_madd_epi16(hi, hi)));
+                        _mm_storeu_si128((__m128i *) cells, _mm_add_epi32(_mm_loadu_si128((const __m128i *) cells),
+                                                                          _mm_madd_epi16(lo, ones)));
+                        _mm_storeu_si128((__m128i *) (cells + 4),
+                                         _mm_add_epi32(_mm_loadu_si128((const __m128i *) (cells + 4)),
+                                                       _mm_madd_epi16(hi, ones)));
+                }
+                sq = _mm_add_epi32(sq, _mm_srli_si128(sq, 8));
+                sq = _mm_add_epi32(sq, _mm_srli_si128(sq, 4));
+                squares = (uint32_t) _mm_cvtsi128_si32(sq);
+        } else
+#endif
+        for (unsigned r = 0; r < TILE; r++) {
+                int ay = CLAMP(ty + (int) r + d.y, 0, (int) h - 1), diff[TILE];
+                int *cells = sum_y[(r >> rb->cshift_y) + 1] + 1;
+
+                diff_row(ref->y + (size_t) (ty + (int) r) * w, alt->y + (size_t) ay * w, tx, d.x, TILE, w, diff);
+                for (unsigned i = 0; i < CELLS_X; i++)
+                        cells[i] += diff[2 * i] + diff[2 * i + 1];
+                for (unsigned i = 0; i < TILE; i++)
+                        squares += (uint32_t) (diff[i] * diff[i]);
+        }
+        for (unsigned r = 0; r < cells_y; r++) {
+                int ay = CLAMP(cy0 + (int) r + cd.y, 0, (int) ch - 1);
+                size_t row = (size_t) (cy0 + (int) r) * cw, arow = (size_t) ay * cw;
+
+                if (cx0 + cd.x >= 0 && cx0 + cd.x + CELLS_X <= (int) cw) {
+                        const uint8_t *pb = ref->cb + row + cx0, *qb = alt->cb + arow + cx0 + cd.x;
+                        const uint8_t *pr = ref->cr + row + cx0, *qr = alt->cr + arow + cx0 + cd.x;
+                        for (unsigned i = 0; i < CELLS_X; i++) {
+                                sum_cb[r + 1][i + 1] = pb[i] - qb[i];
+                                sum_cr[r + 1][i + 1] = pr[i] - qr[i];
+                        }
+                } else {
+                        diff_row(ref->cb + row, alt->cb + arow, cx0, cd.x, CELLS_X, cw, sum_cb[r + 1] + 1);
+                        diff_row(ref->cr + row, alt->cr + arow, cx0, cd.x, CELLS_X, cw, sum_cr[r + 1] + 1);
+                }
+        }
+        box3(sum_y, cells_y, box_y);
+        box3(sum_cb, cells_y, box_cb);
+        box3(sum_cr, cells_y, box_cr);
+        for (unsigned j = 0; j < cells_y; j++)
+                for (unsigned i = 0; i < CELLS_X; i++) {
+                        float y = (float) box_y[j][i], cb = (float) box_cb[j][i], cr = (float) box_cr[j][i];
+                        float d2 = y * y * rb->luma_scale + (cb * cb + cr * cr) * rb->chroma_scale;
+                        float wt = (ROBUST_NONE - d2) * (1.0f / (ROBUST_NONE - ROBUST_FULL));
+
+                        cell_weight[j * CELLS_X + i] = CLAMP(wt, 0.0f, 1.0f);
+                }
+        return (float) squares / (TILE * TILE);
+}
+
+/* wr[c] = wf * cells[c >> cshift] for c < n. */
+static void expand_weights(const float *cells, float wf, unsigned cshift, unsigned n, float *wr) {
+        unsigned c = 0;
+
+#ifdef __SSE2__
+        const __m128 scale = _mm_set1_ps(wf);
+        if (cshift == 1)
+                for (; c + 8 <= n; c += 8) {
+                        __m128 v = _mm_mul_ps(_mm_loadu_ps(cells + c / 2), scale);
+                        _mm_storeu_ps(wr + c, _mm_unpacklo_ps(v, v));
+                        _mm_storeu_ps(wr + c + 4, _mm_unpackhi_ps(v, v));
+                }
+        else if (cshift == 0)
+                for (; c + 4 <= n; c += 4)
+                        _mm_storeu_ps(wr + c, _mm_mul_ps(_mm_loadu_ps(cells + c), scale));
+#endif
+        for (; c < n; c++)
+                wr[c] = wf * cells[c >> cshift];
+}
+
+/* t += wr * src and ws += wr over one row of n samples. */
+static void accumulate_row(float *t, float *ws, const uint8_t *src, const float *wr, unsigned n) {
+        unsigned c = 0;
+
+#ifdef __SSE2__
+        for (; c + 8 <= n; c += 8) {
+                __m128i zero = _mm_setzero_si128();
+                __m128i u16 = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *) (src + c)), zero);
+                __m128 lo = _mm_cvtepi32_ps(_mm_unpacklo_epi16(u16, zero));
+                __m128 hi = _mm_cvtepi32_ps(_mm_unpackhi_epi16(u16, zero));
+                __m128 w_lo = _mm_loadu_ps(wr + c), w_hi = _mm_loadu_ps(wr + c + 4);
+
+                _mm_storeu_ps(t + c, _mm_add_ps(_mm_loadu_ps(t + c), _mm_mul_ps(w_lo, lo)));
+                _mm_storeu_ps(t + c + 4, _mm_add_ps(_mm_loadu_ps(t + c + 4), _mm_mul_ps(w_hi, hi)));
+                _mm_storeu_ps(ws + c, _mm_add_ps(_mm_loadu_ps(ws + c), w_lo));
+                _mm_storeu_ps(ws + c + 4, _mm_add_ps(_mm_loadu_ps(ws + c + 4), w_hi));
+        }
+#endif
+        for (; c < n; c++) {
+                t[c] += wr[c] * (float) src[c];
+                ws[c] += wr[c];
+        }
+}
+
+/* Blends one tile of one plane (tw x th at (x0, y0) of a plane of pw x ph): the per-sample
+ * weighted mean of the displaced frames, windowed into the accumulators. A sample's weight is
+ * its frame's tile weight times its cell's weight (row r, column c lie in cell
+ * (r >> rshift, c >> cshift)). Samples of a displaced tile that leaves the plane are clamped
+ * to its edge. */
+static void blend_tile(const struct merge_request *req, unsigned plane, unsigned pw, unsigned ph, int x0,
+                       int y0, unsigned tw, unsigned th, const struct vec *disp, const float *weights,
+                       const float *cell_weights, unsigned rshift, unsigned cshift, const float *window_1d,
+                       struct accum *acc) {
         const unsigned ref = req->n_frames - 1;
-        float tile[TILE * TILE], wx[TILE], wsum = 0;
+        float tile[TILE * TILE], wsum[TILE * TILE], wx[TILE];
 
-        memset(tile, 0, sizeof(float) * tw * th);
-        for (unsigned f = 0; f < req->n_frames; f++) {
-                const uint8_t *base;
-                int dx, dy;
-                bool inside;
-                float w = weights[f];
+        /* The reference, always at full weight, starts the sums. */
+        for (unsigned r = 0; r < th; r++) {
+                const uint8_t *src = (plane == 0 ? req->frames[ref].y : plane == 1 ? req->frames[ref].cb
+                                                                                      : req->frames[ref].cr) +
+                                     (size_t) (y0 + (int) r) * pw + x0;
+                for (unsigned c = 0; c < tw; c++) {
+                        tile[r * tw + c] = src[c];
+                        wsum[r * tw + c] = 1;
+                }
+        }
+        for (unsigned f = 0; f < ref; f++) {
+                const uint8_t *base = plane == 0 ? req->frames[f].y : plane == 1 ? req->frames[f].cb
+                                                                                  : req->frames[f].cr;
+                const float *cells = cell_weights + (size_t) f * MAX_CELLS;
+                int dx = disp[f].x, dy = disp[f].y;
+                float wf = weights[f], wr[TILE];
+                uint8_t clamped[TILE];
 
-                if (w <= 0)
+                if (wf <= 0)
                         continue;
-                wsum += w;
-                base = plane == 0 ? req->frames[f].y : plane == 1 ? req->frames[f].cb : req->frames[f].cr;
-                dx = f == ref ? 0 : disp[f].x;
-                dy = f == ref ? 0 : disp[f].y;
-                inside = x0 + dx >= 0 && y0 + dy >= 0 && x0 + dx + (int) tw <= (int) pw &&
-                         y0 + dy + (int) th <= (int) ph;
                 for (unsigned r = 0; r < th; r++) {
                         int sy = CLAMP(y0 + dy + (int) r, 0, (int) ph - 1);
-                        const uint8_t *row = base + (size_t) sy * pw;
-                        float *t = tile + r * tw;
+                        const uint8_t *row = base + (size_t) sy * pw, *src = clamped;
 
-                        if (inside) {
-                                const uint8_t *src = row + x0 + dx;
+                        if (r == 0 || (r >> rshift) != ((r - 1) >> rshift))
+                                expand_weights(cells + (r >> rshift) * CELLS_X, wf, cshift, tw, wr);
+                        if (x0 + dx >= 0 && x0 + dx + (int) tw <= (int) pw)
+                                src = row + x0 + dx;
+                        else
                                 for (unsigned c = 0; c < tw; c++)
-                                        t[c] += w * src[c];
-                        } else
-                                for (unsigned c = 0; c < tw; c++)
-                                        t[c] += w * row[CLAMP(x0 + dx + (int) c, 0, (int) pw - 1)];
+                                        clamped[c] = row[CLAMP(x0 + dx + (int) c, 0, (int) pw - 1)];
+                        accumulate_row(tile + r * tw, wsum + r * tw, src, wr, tw);
                 }
         }
         for (unsigned c = 0; c < tw; c++)
                 wx[c] = window_1d[c * TILE / tw];
         for (unsigned r = 0; r < th; r++) {
-                float wy = window_1d[r * TILE / th], scale = wy / wsum;
+                float wy = window_1d[r * TILE / th];
                 size_t i = (size_t) (y0 + (int) r) * pw + (size_t) x0;
                 float *value = acc->value + i, *weight = acc->weight + i;
-                const float *t = tile + r * tw;
+                const float *t = tile + r * tw, *ws = wsum + r * tw;
+                unsigned c = 0;
 
-                for (unsigned c = 0; c < tw; c++) {
-                        value[c] += scale * wx[c] * t[c];
+#ifdef __SSE2__
+                for (; c + 4 <= tw; c += 4) {
+                        __m128 win = _mm_mul_ps(_mm_set1_ps(wy), _mm_loadu_ps(wx + c));
+                        __m128 mean = _mm_div_ps(_mm_loadu_ps(t + c), _mm_loadu_ps(ws + c));
+                        _mm_storeu_ps(value + c, _mm_add_ps(_mm_loadu_ps(value + c), _mm_mul_ps(win, mean)));
+                        _mm_storeu_ps(weight + c, _mm_add_ps(_mm_loadu_ps(weight + c), win));
+                }
+#endif
+                for (; c < tw; c++) {
+                        value[c] += wy * wx[c] * t[c] / ws[c];
                         weight[c] += wy * wx[c];
                 }
         }
-}
-
-/* Mean squared difference of the reference tile and the displaced alternate tile. */
-static float tile_msd(const uint8_t *ref, const uint8_t *alt, unsigned w, unsigned h, int tx, int ty,
-                      struct vec d) {
-        uint64_t sum = 0;
-
-        if (tx + d.x >= 0 && ty + d.y >= 0 && tx + d.x + TILE <= (int) w && ty + d.y + TILE <= (int) h) {
-                for (int r = 0; r < TILE; r++) {
-                        const uint8_t *p = ref + (size_t) (ty + r) * w + (size_t) tx;
-                        const uint8_t *q = alt + (size_t) (ty + r + d.y) * w + (size_t) (tx + d.x);
-                        uint32_t row = 0;
-                        for (int c = 0; c < TILE; c++) {
-                                int diff = p[c] - q[c];
-                                row += (uint32_t) (diff * diff);
-                        }
-                        sum += row;
-                }
-                return (float) sum / (TILE * TILE);
-        }
-        for (int r = 0; r < TILE; r++) {
-                int ay = CLAMP(ty + r + d.y, 0, (int) h - 1);
-                for (int c = 0; c < TILE; c++) {
-                        int ax = CLAMP(tx + c + d.x, 0, (int) w - 1);
-                        int diff = ref[(size_t) (ty + r) * w + (size_t) (tx + c)] - alt[(size_t) ay * w + (size_t) ax];
-                        sum += (uint64_t) (diff * diff);
-                }
-        }
-        return (float) sum / (TILE * TILE);
 }
 
 static int resolve(const struct merge_request *req, const struct accum *acc, size_t n, uint8_t *out) {
@@ -278,6 +450,7 @@ int merge_burst(const struct merge_request *req, uint8_t *out_y, uint8_t *out_cb
         _cleanup_free_ int *xs = NULL, *ys = NULL;
         _cleanup_free_ struct vec *field = NULL;
         unsigned nx, ny;
+        struct robustness rb;
         float noise_var;
         int r = 0;
 
@@ -311,10 +484,21 @@ int merge_burst(const struct merge_request *req, uint8_t *out_y, uint8_t *out_cb
                         goto finish;
         }
 
-        /* Expected MSD of two aligned noisy tiles is 2σ²; a floor keeps clean scenes sane. */
+        /* Expected MSD of two aligned noisy tiles is 2σ²; a floor keeps clean scenes sane.
+         * The chroma noise is estimated on its own: sensors and ISPs treat it differently. */
         {
                 double sigma = merge_estimate_noise(req->frames[ref].y, w, h);
+                double sigma_c = (merge_estimate_noise(req->frames[ref].cb, cw, ch) +
+                                  merge_estimate_noise(req->frames[ref].cr, cw, ch)) / 2;
+
                 noise_var = (float) MAX(sigma * sigma, 1.0);
+                /* A 3x3-cell sum adds 9 cells of 2 << cshift_y luma (or one chroma) sample
+                 * differences, each of variance 2σ². */
+                rb = (struct robustness) {
+                        .cshift_y = cshift_y,
+                        .luma_scale = 1.0f / (noise_var * 36.0f * (float) (1u << cshift_y)),
+                        .chroma_scale = 1.0f / ((float) MAX(sigma_c * sigma_c, 1.0) * 18.0f),
+                };
         }
 
         field = malloc(sizeof(struct vec) * nx * ny * n);
@@ -376,7 +560,7 @@ int merge_burst(const struct merge_request *req, uint8_t *out_y, uint8_t *out_cb
         for (unsigned j = 0; j < ny; j++) {
                 for (unsigned i = 0; i < nx; i++) {
                         struct vec disp[MAX_FRAMES], cdisp[MAX_FRAMES];
-                        float weights[MAX_FRAMES];
+                        float weights[MAX_FRAMES], cell_weights[MAX_FRAMES * MAX_CELLS];
                         int tx = xs[i], ty = ys[j];
 
                         if (i % 32 == 0 && cancelled(req)) {
@@ -393,7 +577,8 @@ int merge_burst(const struct merge_request *req, uint8_t *out_y, uint8_t *out_cb
                                         weights[f] = 1;
                                         continue;
                                 }
-                                excess = tile_msd(req->frames[ref].y, req->frames[f].y, w, h, tx, ty, disp[f]) -
+                                excess = tile_compare(req, &rb, f, tx, ty, disp[f], cdisp[f],
+                                                      cell_weights + (size_t) f * MAX_CELLS) -
                                          2 * noise_var;
                                 /* Wiener-like: 1 when noise explains the difference, 1/2 at
                                  * an excess of 2σ², towards 0 beyond. */
@@ -401,10 +586,11 @@ int merge_burst(const struct merge_request *req, uint8_t *out_y, uint8_t *out_cb
                                 if (weights[f] < 0.05f)
                                         weights[f] = 0;
                         }
-                        blend_tile(req, 0, w, h, tx, ty, TILE, TILE, disp, weights, window_1d, &acc[0]);
+                        blend_tile(req, 0, w, h, tx, ty, TILE, TILE, disp, weights, cell_weights, cshift_y, 1,
+                                   window_1d, &acc[0]);
                         for (unsigned p = 1; p < 3; p++)
                                 blend_tile(req, p, cw, ch, tx / 2, ty >> cshift_y, TILE / 2, TILE >> cshift_y,
-                                           cdisp, weights, window_1d, &acc[p]);
+                                           cdisp, weights, cell_weights, 0, 0, window_1d, &acc[p]);
                 }
         }
 #undef FIELD
@@ -421,34 +607,4 @@ finish:
                 free(acc[p].weight);
         }
         return r;
-}
-
-int sharpen_plane(uint8_t *plane, unsigned width, unsigned height, unsigned amount_16ths,
-                  enum pool_cancel (*check_cancel)(void *data), void *cancel_data) {
-        _cleanup_free_ uint8_t *prev = NULL, *cur = NULL;
-
-        if (width < 3 || height < 3)
-                return 0;
-        /* Two saved rows: the blur must read the unsharpened neighbours. */
-        prev = malloc(width);
-        cur = malloc(width);
-        if (!prev || !cur)
-                return -ENOMEM;
-        memcpy(prev, plane, width);
-        for (unsigned r = 1; r + 1 < height; r++) {
-                uint8_t *row = plane + (size_t) r * width;
-                const uint8_t *next = row + width;
-
-                if (r % 64 == 0 && check_cancel && check_cancel(cancel_data) != POOL_CANCEL_NONE)
-                        return -ECANCELED;
-                memcpy(cur, row, width);
-                for (unsigned x = 1; x + 1 < width; x++) {
-                        int blur = (prev[x - 1] + 2 * prev[x] + prev[x + 1] + 2 * cur[x - 1] + 4 * cur[x] +
-                                    2 * cur[x + 1] + next[x - 1] + 2 * next[x] + next[x + 1] + 8) / 16;
-                        int v = cur[x] + ((cur[x] - blur) * (int) amount_16ths) / 16;
-                        row[x] = (uint8_t) CLAMP(v, 0, 255);
-                }
-                memcpy(prev, cur, width);
-        }
-        return 0;
 }

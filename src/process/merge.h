@@ -14,7 +14,12 @@
  *     x1/4 (±16 px at full size), ±2 at x1/2, ±1 at x1, minimising the L1 distance.
  *  3. Each aligned tile gets a Wiener-like weight: full when its mean squared difference to
  *     the reference is what noise alone explains (2σ², σ estimated from the reference),
- *     falling as the excess grows — so moving objects and misalignments do not ghost.
+ *     falling as the excess grows. On top of it every sample gets a robustness weight
+ *     (Wronski et al. 2019): where the local luma and chroma differences to the reference,
+ *     summed over the 3x3 chroma samples around it (6x6 luma at 4:2:0) and measured in
+ *     noise standard deviations, are well beyond noise (something moved or was uncovered),
+ *     the alternate frame is left out there, so a moving object leaves no trail even when
+ *     it fills only part of a tile.
  *  4. Tiles are blended with a raised-cosine window (the half-overlapped windows sum to
  *     one), luma and chroma with the same displacements and weights. */
 
@@ -33,8 +38,3 @@ double merge_estimate_noise(const uint8_t *y, unsigned width, unsigned height);
 /* Writes the merged planes (same geometry as the input, tightly packed). 0, -ECANCELED,
  * -ENOMEM, -EINVAL for bad geometry. */
 int merge_burst(const struct merge_request *req, uint8_t *out_y, uint8_t *out_cb, uint8_t *out_cr);
-
-/* Light unsharp mask (3x3 binomial blur, amount/16) of a plane in place; checks cancel
- * every stripe of rows. */
-int sharpen_plane(uint8_t *plane, unsigned width, unsigned height, unsigned amount_16ths,
-                  enum pool_cancel (*check_cancel)(void *data), void *cancel_data);

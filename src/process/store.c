@@ -29,6 +29,47 @@ static int mkdirat_0700(int dir_fd, const char *name) {
         return 0;
 }
 
+/* Tightens what the scan opened itself with O_NOFOLLOW (so fd is the entry, never a
+ * symlink's target) to the store's modes: folders 0700, files 0600. Folders made by older
+ * versions or by hand may be wider. The daemon owns them; failing is only logged. */
+static void make_private(int fd, mode_t mode, const char *what) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0 || (st.st_mode & 07777) == mode)
+                return;
+        if (fchmod(fd, mode) < 0)
+                log_warning_errno(errno, "store: cannot set the mode of %s to %04o: %m", what, (unsigned) mode);
+}
+
+/* make_private() for every regular file in the folder dir_fd. */
+static void make_files_private(int dir_fd, const char *path) {
+        _cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        struct dirent *de;
+        DIR *d;
+
+        if (fd < 0 || !(d = fdopendir(fd)))
+                return;
+        fd = -1;
+        rewinddir(d);
+        while ((de = readdir(d))) {
+                _cleanup_close_ int file_fd = -1;
+                struct stat st;
+
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+                    (st.st_mode & 07777) == 0600)
+                        continue;
+                /* O_NONBLOCK: should it have become a FIFO since the fstatat, do not wait. */
+                file_fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+                if (file_fd >= 0 && fstat(file_fd, &st) >= 0 && S_ISREG(st.st_mode)) {
+                        _cleanup_free_ char *what = NULL;
+                        if (asprintf(&what, "%s/%s", path, de->d_name) < 0)
+                                what = NULL;
+                        make_private(file_fd, 0600, what ?: de->d_name);
+                }
+        }
+        closedir(d);
+}
+
 int image_store_open(const char *state_dir, uid_t uid, struct image_store **ret) {
         _cleanup_close_ int state_fd = -1, images_fd = -1;
         struct image_store *s;
@@ -47,6 +88,7 @@ int image_store_open(const char *state_dir, uid_t uid, struct image_store **ret)
         images_fd = openat(state_fd, "images", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (images_fd < 0)
                 return negative_errno();
+        make_private(images_fd, 0700, "images");
         snprintf(uid_name, sizeof uid_name, "%u", (unsigned) uid);
         r = mkdirat_0700(images_fd, uid_name);
         if (r < 0)
@@ -61,6 +103,7 @@ int image_store_open(const char *state_dir, uid_t uid, struct image_store **ret)
                 image_store_free(s);
                 return r;
         }
+        make_private(s->dir_fd, 0700, s->path);
         (void) fsync(images_fd);
         *ret = s;
         return 0;
@@ -252,6 +295,8 @@ static int scan_one(struct image_store *s, const char *name, image_store_scan_fn
         if (fd < 0)
                 return 0; /* vanished or not a folder: handled by the caller's checks */
         remove_temp_files(fd);
+        make_private(fd, 0700, name);
+        make_files_private(fd, name);
         r = read_small_file(fd, "record.json", 16 * 1024, &text, &size);
         if (r >= 0)
                 r = job_record_parse(text, size, &rec);
@@ -404,6 +449,25 @@ int image_store_drop_burst(struct image_store *s, const char *id, uint64_t *ret_
         return 0;
 }
 
+/* Errors that say the burst can never be read as it is (a symlink, not a regular file or
+ * folder, no permission, gone) rather than a passing I/O failure: they become -EBADMSG, a
+ * final "process" error like a truncated burst, instead of being retried. */
+static int unreadable_is_final(int r) {
+        switch (r) {
+        case -ENOENT:
+        case -ELOOP:
+        case -ENOTDIR:
+        case -EISDIR:
+        case -ENXIO:
+        case -ENODEV:
+        case -EACCES:
+        case -EPERM:
+                return -EBADMSG;
+        default:
+                return r;
+        }
+}
+
 int image_store_load_burst(struct image_store *s, const char *id, const struct job_record *rec,
                            struct stored_burst *ret) {
         _cleanup_close_ int dir_fd = -1, fd = -1;
@@ -416,10 +480,11 @@ int image_store_load_burst(struct image_store *s, const char *id, const struct j
 
         dir_fd = open_image_dir(s, id);
         if (dir_fd < 0)
-                return dir_fd;
-        fd = openat(dir_fd, "burst.yuv", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                return unreadable_is_final(dir_fd);
+        /* O_NONBLOCK: a FIFO in its place must not block the worker (then refused below). */
+        fd = openat(dir_fd, "burst.yuv", O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
         if (fd < 0)
-                return errno == ENOENT ? -EBADMSG : negative_errno();
+                return unreadable_is_final(negative_errno());
         if (fstat(fd, &st) < 0)
                 return negative_errno();
         frame_size = image_frame_size(rec->width, rec->height, rec->chroma);

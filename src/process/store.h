@@ -48,7 +48,8 @@ size_t image_frame_size(unsigned width, unsigned height, enum image_chroma chrom
 
 struct image_store;
 
-/* Opens (creating 0700 folders as needed) <state_dir>/images/<uid>. */
+/* Opens (creating 0700 folders as needed, making existing ones 0700) <state_dir>/images/<uid>;
+ * a symlink at images or <uid> is refused (-ELOOP or -ENOTDIR). */
 int image_store_open(const char *state_dir, uid_t uid, struct image_store **ret);
 struct image_store *image_store_free(struct image_store *s);
 
@@ -58,8 +59,9 @@ typedef int (*image_store_scan_fn)(const char *id, const struct job_record *rec,
 
 /* Walks the folder: removes half-written images, temporary files and entries that are not
  * image folders (logged); moves folders with a missing or malformed record aside to
- * ".broken-<id>" (logged; never crashes); turns "running" into "pending" on disk; and calls
- * fn for the rest. */
+ * ".broken-<id>" (logged; never crashes); turns "running" into "pending" on disk; makes
+ * image folders 0700 and their regular files 0600 (never through a symlink); and calls fn
+ * for the rest. */
 int image_store_scan(struct image_store *s, image_store_scan_fn fn, void *userdata);
 
 /* Writes a new image atomically (see above). *ret_bytes: bytes used. */
@@ -80,8 +82,9 @@ struct stored_burst {
         unsigned width, height, n_frames;
         enum image_chroma chroma;
 };
-/* Reads burst.yuv and checks it against rec: -EBADMSG when missing, truncated or not
- * matching (a final "process" error), other negative errnos for I/O failures. */
+/* Reads burst.yuv and checks it against rec: -EBADMSG when it can never be read as it is
+ * (missing, a symlink, not a regular file, no permission, truncated or not matching: a
+ * final "process" error), other negative errnos for I/O failures (retried). */
 int image_store_load_burst(struct image_store *s, const char *id, const struct job_record *rec,
                            struct stored_burst *ret);
 void stored_burst_done(struct stored_burst *b);

@@ -47,6 +47,7 @@ struct ended_node {
         struct ended_node *next;
         struct video_processor *vp;
         struct video_run *run;
+        uint64_t generation; /* unique per run of this processor; set before the run starts */
         bool ended;
 };
 
@@ -64,6 +65,7 @@ struct video_processor {
         struct video_entry *current; /* the video that Create/Commit/ReleaseStreams act on */
         const char *status;
         char message[512];
+        uint64_t run_generation; /* of the newest run started */
 
         pthread_mutex_t lock; /* the ended list; shared with run threads */
         pthread_cond_t cond;

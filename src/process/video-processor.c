@@ -24,6 +24,7 @@
 struct progress_letter {
         struct video_processor *vp;
         char id[VIDEO_ID_MAX + 1];
+        uint64_t generation; /* of the run that made it */
         uint32_t next_frame;
         uint64_t timestamp_us;
 };
@@ -288,8 +289,16 @@ static void drain_letter(void *userdata) {
 static void run_ended(struct video_run *run, void *userdata) {
         struct ended_node *node = userdata;
         struct video_processor *vp = node->vp;
+        char id[VIDEO_ID_MAX + 1];
 
+        snprintf(id, sizeof id, "%s", video_run_id(run));
         pthread_mutex_lock(&vp->lock);
+        /* The letter's reference is taken before `ended` is set, under the lock: once
+         * `ended` is visible, video_processor_free() on the loop thread may drop its own
+         * reference (and the run and node) at any moment, so a reference taken after the
+         * unlock could come too late and touch freed memory. Only vp (kept alive by this
+         * reference) and the copied id are used after the unlock. */
+        vp_ref(vp);
         node->run = run; /* may be called before video_run_start() has returned it */
         node->ended = true;
         node->next = vp->ended;
@@ -298,9 +307,9 @@ static void run_ended(struct video_run *run, void *userdata) {
         pthread_cond_broadcast(&vp->cond);
         pthread_mutex_unlock(&vp->lock);
 
-        if (mailbox_post(vp->mailbox, drain_letter, vp_ref(vp)) < 0) {
+        if (mailbox_post(vp->mailbox, drain_letter, vp) < 0) {
                 /* The result is applied at the next interrupt/reset/free instead. */
-                log_error("Cannot post the end of video %s to the event loop", video_run_id(run));
+                log_error("Cannot post the end of video %s to the event loop", id);
                 vp_unref(vp);
         }
 }
@@ -310,7 +319,10 @@ static void progress_letter(void *userdata) {
         struct video_processor *vp = l->vp;
         struct video_entry *e;
 
-        if (!vp->dead && (e = video_entry_find(vp, l->id)) && e->run) {
+        /* Only for the run that is current: a letter of an interrupted run that arrives
+         * after a resume started would move the resume point back and report an old time. */
+        if (!vp->dead && (e = video_entry_find(vp, l->id)) && e->run && e->node &&
+            e->node->generation == l->generation) {
                 /* Persisting each step bounds what a crash can lose to ~250 ms of work. */
                 e->rec.next_frame = l->next_frame;
                 (void) video_entry_save(vp, e);
@@ -331,6 +343,7 @@ static void run_progress(struct video_run *run, uint32_t next_frame, uint64_t ti
                 return; /* a missed Progress is harmless */
         l->vp = vp_ref(vp);
         snprintf(l->id, sizeof l->id, "%s", video_run_id(run));
+        l->generation = node->generation;
         l->next_frame = next_frame;
         l->timestamp_us = timestamp_us;
         if (mailbox_post(vp->mailbox, progress_letter, l) < 0) {
@@ -376,6 +389,56 @@ static int mkdir_p(const char *path, mode_t mode) {
         return 0;
 }
 
+/* Creates (0700) and opens the folder name under dir_fd without following a symlink: a
+ * symlink gives -ELOOP, anything else not a folder -ENOTDIR, so records are never read,
+ * written or deleted outside the state dir. An existing folder is tightened to 0700. */
+static int open_private_dir_at(int dir_fd, const char *name) {
+        struct stat st;
+        int fd;
+
+        if (mkdirat(dir_fd, name, 0700) < 0 && errno != EEXIST)
+                return negative_errno();
+        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                int r = negative_errno();
+                /* O_DIRECTORY wins over O_NOFOLLOW: a symlink gives ENOTDIR; say which. */
+                if (r == -ENOTDIR && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISLNK(st.st_mode))
+                        r = -ELOOP;
+                return r;
+        }
+        if (fstat(fd, &st) >= 0 && (st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
+                log_debug_errno(errno, "Cannot make folder %s private: %m", name);
+        return fd;
+}
+
+static const char *refusal(int r) {
+        return r == -ELOOP ? " (a symbolic link; refusing to follow it)" :
+               r == -ENOTDIR ? " (not a folder)" : "";
+}
+
+/* <state_dir>/videos/<uid>: the state dir itself is the administrator's choice and may be
+ * reached through symlinks; the two levels below are ours and never are. */
+static int open_video_dir(const char *state_dir, uid_t uid, const char *path) {
+        _cleanup_close_ int state_fd = -1, videos_fd = -1;
+        char uid_name[32];
+        int fd, r;
+
+        r = mkdir_p(state_dir, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create %s: %m", state_dir);
+        state_fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (state_fd < 0)
+                return log_error_errno(errno, "Cannot open %s: %m", state_dir);
+        videos_fd = open_private_dir_at(state_fd, "videos");
+        if (videos_fd < 0)
+                return log_error_errno(videos_fd, "Cannot use %s/videos%s: %m", state_dir, refusal(videos_fd));
+        snprintf(uid_name, sizeof uid_name, "%u", (unsigned) uid);
+        fd = open_private_dir_at(videos_fd, uid_name);
+        if (fd < 0)
+                return log_error_errno(fd, "Cannot use %s%s: %m", path, refusal(fd));
+        return fd;
+}
+
 static int compare_records(const void *a, const void *b) {
         const struct video_record *x = a, *y = b;
         if (x->created_us != y->created_us)
@@ -411,14 +474,9 @@ int video_processor_new(const char *state_dir, uid_t uid, struct worker_pool *po
                 r = -ENOMEM;
                 goto fail;
         }
-        r = mkdir_p(vp->dir_path, 0700);
-        if (r < 0) {
-                log_error_errno(r, "Cannot create %s: %m", vp->dir_path);
-                goto fail;
-        }
-        vp->dir_fd = open(vp->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        vp->dir_fd = open_video_dir(state_dir, uid, vp->dir_path);
         if (vp->dir_fd < 0) {
-                r = log_error_errno(errno, "Cannot open %s: %m", vp->dir_path);
+                r = vp->dir_fd;
                 goto fail;
         }
         r = video_record_load_all(vp->dir_fd, &records, &n);
@@ -512,6 +570,7 @@ int video_entry_start_run(struct video_processor *vp, struct video_entry *e, uin
         if (!node)
                 return -ENOMEM;
         node->vp = vp;
+        node->generation = ++vp->run_generation;
         e->node = node;
         pthread_mutex_lock(&vp->lock);
         vp->n_running++;

@@ -291,6 +291,55 @@ class ImageProcessTest(camerad_test.CameradTestCase):
         self.wait_done(ids)
         rec.wait_for('PropertiesChanged', lambda a: a[1].get('PendingCount') == 0)
 
+    def test_mode_and_status_change_once_per_real_change(self):
+        """A listening client sees one PropertiesChanged per real change of ExecutionMode
+        or Status: none for SetExecutionMode to the current mode, a second Interrupt or a
+        second Reset; one Status=preempted for Interrupt, one Status=ready for Reset."""
+        rec = self.signals('org.freedesktop.DBus.Properties', self.path, 'PropertiesChanged')
+        ours = camerad_test.IFACE_PREFIX + IFACE
+        # Status events reach the bus through the daemon's mailbox after the reply: give
+        # a duplicate every chance to arrive before counting.
+        settle = 3.0 if self.daemon.valgrind else 0.5
+
+        def seen(name):
+            """Values announced for name, in order (invalidated ones as None)."""
+            out = []
+            for _, _, args in rec.signals:
+                if str(args[0]) != ours:
+                    continue
+                if name in args[1]:
+                    out.append(str(args[1][name]))
+                elif name in [str(n) for n in args[2]]:
+                    out.append(None)
+            return out
+
+        def expect(action, mode, status):
+            action()
+            if mode:
+                camerad_test.wait_until(lambda: len(seen('ExecutionMode')) >= len(mode))
+            if status:
+                camerad_test.wait_until(lambda: len(seen('Status')) >= len(status))
+            camerad_test.pump(settle)
+            self.assertEqual(seen('ExecutionMode'), mode, 'ExecutionMode changes')
+            self.assertEqual(seen('Status'), status, 'Status changes')
+
+        self.assertEqual((self.prop('ExecutionMode'), self.prop('Status')), ('balanced', 'ready'))
+        camerad_test.pump(settle)
+        self.assertEqual((seen('ExecutionMode'), seen('Status')), ([], []))
+        expect(lambda: self.ips.SetExecutionMode('balanced'), [], [])
+        expect(lambda: self.ips.SetExecutionMode('low-power'), ['low-power'], [])
+        expect(lambda: self.ips.SetExecutionMode('low-power'), ['low-power'], [])
+        expect(self.ips.Interrupt, ['low-power'], ['preempted'])
+        expect(self.ips.Interrupt, ['low-power'], ['preempted'])
+        # Reset: back to the default mode and ready, each announced once.
+        expect(self.ips.Reset, ['low-power', 'balanced'], ['preempted', 'ready'])
+        expect(self.ips.Reset, ['low-power', 'balanced'], ['preempted', 'ready'])
+        # SetExecutionMode resumes after Interrupt: ready again, with the mode, once each.
+        expect(self.ips.Interrupt, ['low-power', 'balanced'], ['preempted', 'ready', 'preempted'])
+        expect(lambda: self.ips.SetExecutionMode('high-performance'),
+               ['low-power', 'balanced', 'high-performance'], ['preempted', 'ready', 'preempted', 'ready'])
+        self.assertEqual((self.prop('ExecutionMode'), self.prop('Status')), ('high-performance', 'ready'))
+
     # access ---------------------------------------------------------------------------------
 
     def test_other_user_is_denied_without_polkit(self):

@@ -138,6 +138,128 @@ static void test_yuyv(void) {
         free(store);
 }
 
+/* Ghosting: a moving object must not leave a trail. 8 frames of 1280x720 NV12 at 30 fps,
+ * in which the disc moves ~50 px. The region checked is every chroma sample the disc covers
+ * in an older frame, minus a margin of GHOST_MARGIN samples around the disc in the newest
+ * frame (the reference: its edge is legitimately soft). There, the final photo's signed
+ * error against the clean newest frame, box-blurred over 5x5 chroma samples (10x10 luma) so
+ * that noise averages out and a smear does not, must stay within GHOST_MAX_* code values.
+ * Averaging in even one of the 7 older discs at full weight puts 1/8 of the disc-background
+ * difference there (6-18 in chroma on these bars). */
+#define GW 1280
+#define GH 720
+#define GHOST_FRAMES 8
+#define GHOST_MARGIN 4
+#define GHOST_BLUR 2 /* radius in chroma samples */
+#define GHOST_MEAN_CHROMA 1.0
+#define GHOST_MAX_CHROMA 5.0
+#define GHOST_MAX_LUMA 4.0
+
+static bool is_disc(const uint8_t *nv12, unsigned cx, unsigned cy) {
+        /* The disc's Cb/Cr (60, 190) is no bar's and not the ramp's. */
+        const uint8_t *p = nv12 + (size_t) GW * GH + (size_t) cy * GW + 2 * cx;
+        return p[0] == 60 && p[1] == 190;
+}
+
+/* Mean of the signed error of plane a vs b (stride ws; values step apart) over the
+ * (2 radius + 1)² box around (x, y), clipped to the plane. */
+static double blurred_error(const uint8_t *a, const uint8_t *b, unsigned pw, unsigned ph, unsigned stride_a,
+                            unsigned stride_b, unsigned step_b, int x, int y, int radius) {
+        double sum = 0;
+        unsigned n = 0;
+
+        for (int yy = MAX(y - radius, 0); yy <= MIN(y + radius, (int) ph - 1); yy++)
+                for (int xx = MAX(x - radius, 0); xx <= MIN(x + radius, (int) pw - 1); xx++) {
+                        sum += (double) a[(size_t) yy * stride_a + xx] - b[(size_t) yy * stride_b + (size_t) xx * step_b];
+                        n++;
+                }
+        return sum / n;
+}
+
+static void test_ghosting(void) {
+        const size_t luma = (size_t) GW * GH, chroma = luma / 4, frame = luma * 3 / 2;
+        uint8_t *nv12 = malloc(frame), *clean = malloc(frame * GHOST_FRAMES);
+        uint8_t *store = malloc(frame * GHOST_FRAMES);
+        const uint8_t *newest = clean + frame * (GHOST_FRAMES - 1);
+        struct image_burst_frame frames[GHOST_FRAMES];
+        struct virtual_sensor *s;
+        struct pipeline_request req;
+        struct pipeline_result res = {};
+        struct jpeg_decoder *d;
+        struct yuv_image img = {};
+        double worst_chroma = 0, worst_luma = 0, mean_chroma = 0;
+        unsigned region = 0;
+
+        check(nv12 && clean && store);
+        check_ok(virtual_sensor_new(V4L2_PIX_FMT_NV12, GW, GH, VIRTUAL_SENSOR_NOISE_SIGMA, &s));
+        for (unsigned f = 0; f < GHOST_FRAMES; f++) {
+                uint64_t t = 1000000 + (uint64_t) f * FRAME_INTERVAL_US;
+                uint8_t *y = store + frame * f, *cb = y + luma, *cr = cb + chroma;
+
+                virtual_sensor_render(s, t, nv12);
+                virtual_sensor_render_clean(s, t, clean + frame * f);
+                memcpy(y, nv12, luma);
+                for (size_t i = 0; i < chroma; i++) {
+                        cb[i] = nv12[luma + 2 * i];
+                        cr[i] = nv12[luma + 2 * i + 1];
+                }
+                frames[f] = (struct image_burst_frame) { y, cb, cr };
+        }
+        req = (struct pipeline_request) {
+                .width = GW, .height = GH, .chroma = IMAGE_CHROMA_420, .n_frames = GHOST_FRAMES,
+                .frames = frames, .quality = 95,
+        };
+        check_ok(image_pipeline_run(&req, &res));
+        check_ok(jpeg_decoder_new(&d));
+        check_ok(jpeg_decode(d, res.jpeg, res.size, &img));
+        check(img.width == GW && img.height == GH && img.subsamp == YUV_SUBSAMP_420);
+
+        for (unsigned cy = 0; cy < GH / 2; cy++)
+                for (unsigned cx = 0; cx < GW / 2; cx++) {
+                        bool trail = false, near_newest = false;
+                        double e;
+
+                        for (unsigned f = 0; f + 1 < GHOST_FRAMES && !trail; f++)
+                                trail = is_disc(clean + frame * f, cx, cy);
+                        if (!trail)
+                                continue;
+                        for (int dy = -GHOST_MARGIN; dy <= GHOST_MARGIN && !near_newest; dy++)
+                                for (int dx = -GHOST_MARGIN; dx <= GHOST_MARGIN && !near_newest; dx++) {
+                                        int x = (int) cx + dx, y = (int) cy + dy;
+                                        near_newest = x >= 0 && y >= 0 && x < GW / 2 && y < GH / 2 &&
+                                                      is_disc(newest, (unsigned) x, (unsigned) y);
+                                }
+                        if (near_newest)
+                                continue;
+                        region++;
+                        for (unsigned p = 1; p < 3; p++) {
+                                e = blurred_error(img.plane[p], newest + luma + (p - 1), GW / 2, GH / 2,
+                                                  img.stride[p], GW, 2, (int) cx, (int) cy, GHOST_BLUR);
+                                worst_chroma = MAX(worst_chroma, fabs(e));
+                                mean_chroma += fabs(e) / 2;
+                        }
+                        e = blurred_error(img.plane[0], newest, GW, GH, img.stride[0], GW, 1, 2 * (int) cx,
+                                          2 * (int) cy, 2 * GHOST_BLUR + 1);
+                        worst_luma = MAX(worst_luma, fabs(e));
+                }
+        check(region > 1000); /* the disc did move */
+        mean_chroma /= region;
+        printf("ghosting: %u chroma samples on the disc's trail; blurred error: chroma mean %.2f (max %.1f), "
+               "worst %.2f (max %.1f); luma worst %.2f (max %.1f)\n",
+               region, mean_chroma, GHOST_MEAN_CHROMA, worst_chroma, GHOST_MAX_CHROMA, worst_luma, GHOST_MAX_LUMA);
+        check(mean_chroma <= GHOST_MEAN_CHROMA);
+        check(worst_chroma <= GHOST_MAX_CHROMA);
+        check(worst_luma <= GHOST_MAX_LUMA);
+
+        yuv_image_done(&img);
+        jpeg_decoder_free(d);
+        free(res.jpeg);
+        virtual_sensor_free(s);
+        free(nv12);
+        free(clean);
+        free(store);
+}
+
 int main(void) {
         setvbuf(stdout, NULL, _IOLBF, 0);
         struct virtual_sensor *s;
@@ -221,5 +343,6 @@ int main(void) {
         free(nv12);
         free(clean);
         test_yuyv();
+        test_ghosting();
         return 0;
 }

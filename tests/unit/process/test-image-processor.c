@@ -546,6 +546,31 @@ static void test_corrupt_burst(void) {
         env_close(&e, false);
 }
 
+/* A burst.yuv replaced by a symlink (here to a valid copy) can never be read: a final
+ * "process" error at once, not an "abnormal" one retried. */
+static void test_symlinked_burst(void) {
+        struct env e;
+        char id[IMAGE_ID_LEN + 1], *cmd;
+        struct image_info info;
+
+        env_new(&e, 1, EXEC_MODE_BALANCED);
+        fake_reset(1);
+        image_processor_set_capture_active(e.p, true);
+        add(&e, 6, true, id);
+        check(asprintf(&cmd, "cd '%s/images/1000/%s' && mv burst.yuv '%s/elsewhere.yuv' && "
+                             "ln -s '%s/elsewhere.yuv' burst.yuv", e.state, id, e.state, e.state) > 0);
+        check(system(cmd) == 0);
+        free(cmd);
+        image_processor_set_capture_active(e.p, false);
+        wait_for(&e, state_of(&e, id) == IMAGE_STATE_ERROR);
+        wait_for(&e, seen.errors[IMAGE_ERROR_PROCESS] == 1);
+        check_ok(image_processor_get_info(e.p, id, &info));
+        check(info.last_error == IMAGE_ERROR_PROCESS && info.retries == 0);
+        check(seen.errors[IMAGE_ERROR_ABNORMAL] == 0);
+        check(fake.n_started == 0);
+        env_close(&e, false);
+}
+
 int main(void) {
         setvbuf(stdout, NULL, _IOLBF, 0);
         test_basic();
@@ -558,6 +583,7 @@ int main(void) {
         test_quota();
         test_restart();
         test_corrupt_burst();
+        test_symlinked_burst();
         test_interrupt_real_pipeline();
         return 0;
 }

@@ -224,6 +224,111 @@ static void test_scan(const char *state) {
         test_burst_done(&t);
 }
 
+/* A burst.yuv that can never be read as it is — a symlink (even to a valid burst), a FIFO,
+ * a folder — or an image folder that is a symlink: -EBADMSG (a final "process" error),
+ * at once and without blocking. */
+static void test_unreadable_burst(const char *state) {
+        struct image_store *s;
+        struct test_burst t;
+        struct job_record rec;
+        struct stored_burst b;
+        char id[IMAGE_ID_LEN + 1], *dir, *burst, *copy, *cmd;
+
+        test_burst_init(&t, 32, 32, 2, 3);
+        rec = make_record(&t);
+        check_ok(image_id_new(id));
+        check_ok(image_store_open(state, 5151, &s));
+        check_ok(image_store_create(s, id, &rec, &t.burst, jpeg_stub, sizeof jpeg_stub, NULL));
+        check(asprintf(&dir, "%s/images/5151/%s", state, id) > 0);
+        check(asprintf(&burst, "%s/burst.yuv", dir) > 0);
+        check(asprintf(&copy, "%s/outside-burst.yuv", state) > 0);
+        check(asprintf(&cmd, "cp -p '%s' '%s'", burst, copy) > 0);
+        check(system(cmd) == 0);
+        free(cmd);
+        check_ok(image_store_load_burst(s, id, &rec, &b));
+        stored_burst_done(&b);
+
+        check(unlink(burst) == 0 && symlink(copy, burst) == 0);
+        check_r(image_store_load_burst(s, id, &rec, &b), -EBADMSG);
+        check(unlink(burst) == 0 && mkfifo(burst, 0600) == 0);
+        check_r(image_store_load_burst(s, id, &rec, &b), -EBADMSG); /* returns: no writer needed */
+        check(unlink(burst) == 0 && mkdir(burst, 0700) == 0);
+        check_r(image_store_load_burst(s, id, &rec, &b), -EBADMSG);
+        check(rmdir(burst) == 0);
+        check_r(image_store_load_burst(s, id, &rec, &b), -EBADMSG); /* missing */
+
+        /* The image folder itself a symlink to a complete image. */
+        check(asprintf(&cmd, "mkdir '%s/outside-image' && cp -p '%s' '%s/outside-image/burst.yuv' && "
+                             "rm -r '%s' && ln -s '%s/outside-image' '%s'", state, copy, state, dir, state, dir) > 0);
+        check(system(cmd) == 0);
+        free(cmd);
+        check_r(image_store_load_burst(s, id, &rec, &b), -EBADMSG);
+
+        image_store_free(s);
+        test_burst_done(&t);
+        free(dir);
+        free(burst);
+        free(copy);
+}
+
+/* The scan makes the store private again: folders 0700, files 0600, never through a
+ * symlink (whose target keeps its mode). */
+static void test_scan_tightens_modes(const char *state) {
+        struct image_store *s;
+        struct test_burst t;
+        struct job_record rec;
+        struct scan_result res = {};
+        char id[IMAGE_ID_LEN + 1], other[IMAGE_ID_LEN + 1], *p, *outside_file, *outside_dir;
+
+        test_burst_init(&t, 32, 32, 2, 4);
+        rec = make_record(&t);
+        check_ok(image_store_open(state, 6161, &s));
+        check_ok(image_id_new(id));
+        check_ok(image_store_create(s, id, &rec, &t.burst, jpeg_stub, sizeof jpeg_stub, NULL));
+        image_store_free(s);
+
+        /* Widened by hand (or an older version), plus symlinks planted inside. */
+        check(asprintf(&outside_file, "%s/outside-file", state) > 0);
+        write_text(outside_file, "not the daemon's");
+        check(chmod(outside_file, 0644) == 0);
+        check(asprintf(&outside_dir, "%s/outside-dir", state) > 0);
+        check(mkdir(outside_dir, 0755) == 0 && chmod(outside_dir, 0755) == 0);
+        check(asprintf(&p, "chmod 0755 '%s/images' '%s/images/6161' '%s/images/6161/%s' && "
+                           "chmod 0644 '%s/images/6161/%s/'* && ln -s '%s' '%s/images/6161/%s/final.jpg'",
+                       state, state, state, id, state, id, outside_file, state, id) > 0);
+        check(system(p) == 0);
+        free(p);
+        check_ok(image_id_new(other));
+        check(asprintf(&p, "%s/images/6161/%s", state, other) > 0);
+        check(symlink(outside_dir, p) == 0);
+        free(p);
+
+        check_ok(image_store_open(state, 6161, &s));
+        check_ok(image_store_scan(s, collect, &res));
+        check(res.n == 1 && streq(res.ids[0], id));
+        check(asprintf(&p, "%s/images", state) > 0);
+        check(test_mode_of(p) == 0700);
+        free(p);
+        check(asprintf(&p, "%s/images/6161", state) > 0);
+        check(test_mode_of(p) == 0700);
+        free(p);
+        check(asprintf(&p, "%s/images/6161/%s", state, id) > 0);
+        check(test_mode_of(p) == 0700);
+        free(p);
+        for (const char *const *f = (const char *const[]) { "burst.yuv", "proxy.jpg", "record.json", NULL }; *f; f++) {
+                check(asprintf(&p, "%s/images/6161/%s/%s", state, id, *f) > 0);
+                check(test_mode_of(p) == 0600);
+                free(p);
+        }
+        /* Targets of symlinks keep their modes. */
+        check(test_mode_of(outside_file) == 0644);
+        check(test_mode_of(outside_dir) == 0755);
+        image_store_free(s);
+        test_burst_done(&t);
+        free(outside_file);
+        free(outside_dir);
+}
+
 int main(void) {
         char *state = test_make_state_dir();
 
@@ -231,6 +336,8 @@ int main(void) {
         test_record_garbage();
         test_create_and_load(state);
         test_scan(state);
+        test_unreadable_burst(state);
+        test_scan_tightens_modes(state);
         test_rm_rf(state);
         free(state);
         return 0;

@@ -2,6 +2,7 @@
 /* The VideoProcessSession flow on ffmpeg-made and camerad-made inputs, the order rules,
  * bad inputs, and the pending list across a re-created processor. */
 #include <dirent.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
@@ -10,6 +11,7 @@
 #include "media/avi-reader.h"
 #include "media/avi-writer.h"
 #include "media/jpeg.h"
+#include "process/video-record.h"
 #include "shared/log.h"
 #include "test-video-util.h"
 
@@ -708,9 +710,138 @@ static void test_queued_is_pending(const char *dir, const char *in) {
         free(out);
 }
 
+/* The records folder <state>/videos/<uid> is the daemon's own: a symlink at videos or at
+ * <uid> (or a file there) is refused for that uid, and nothing is read, written or
+ * deleted in its target. Existing folders are made private (0700). */
+static void test_symlinked_store(struct vt_env *env) {
+        struct vt_events ev = {};
+        struct video_processor *vp = NULL;
+        struct video_record rec = { .id = "planted", .state = VIDEO_STATE_PENDING, .created_us = 1,
+                                    .width = 320, .height = 240, .rate = 25, .scale = 1, .frames = 40 };
+        char *outside = vt_tmpdir(), *state = vt_tmpdir(), *path;
+        struct stat st;
+        int fd, r;
+
+        /* A valid record where the symlinks point. */
+        vt_sh("mkdir -p '%s/0' '%s/7'", outside, outside);
+        path = vt_path(outside, "0");
+        fd = vt_open(path, O_RDONLY | O_DIRECTORY);
+        check_r(video_record_save(fd, &rec), 0);
+        close(fd);
+        free(path);
+        vt_sh("cp '%s/0/planted.json' '%s/7/'", outside, outside);
+
+        /* <state>/videos -> outside */
+        vt_sh("ln -s '%s' '%s/videos'", outside, state);
+        r = video_processor_new(state, 0, env->pool, env->mailbox, &vt_callbacks, &ev, &vp);
+        printf("symlinked videos: %d (%s)\n", r, strerror(-r));
+        check_r(r, -ELOOP);
+        check(vp == NULL && ev.pending_changed == 0);
+        /* A uid that does not exist yet is not created in the target either. */
+        r = video_processor_new(state, 3, env->pool, env->mailbox, &vt_callbacks, &ev, &vp);
+        check_r(r, -ELOOP);
+        vt_sh("test ! -e '%s/3'", outside);
+        vt_sh("rm '%s/videos'", state);
+
+        /* <state>/videos/7 -> outside/7 */
+        vt_sh("mkdir -m 0755 '%s/videos' && ln -s '%s/7' '%s/videos/7'", state, outside, state);
+        r = video_processor_new(state, 7, env->pool, env->mailbox, &vt_callbacks, &ev, &vp);
+        printf("symlinked videos/7: %d (%s)\n", r, strerror(-r));
+        check_r(r, -ELOOP);
+        check(vp == NULL);
+        /* A dangling one is not followed to create the folder either. */
+        vt_sh("ln -s '%s/8' '%s/videos/8'", outside, state);
+        r = video_processor_new(state, 8, env->pool, env->mailbox, &vt_callbacks, &ev, &vp);
+        check_r(r, -ELOOP);
+        vt_sh("test ! -e '%s/8'", outside);
+        /* A file instead of the folder. */
+        vt_sh("touch '%s/videos/9'", state);
+        check_r(video_processor_new(state, 9, env->pool, env->mailbox, &vt_callbacks, &ev, &vp), -ENOTDIR);
+
+        /* The targets are untouched: the record is still there, byte for byte, and
+         * nothing was added next to it. */
+        vt_sh("cmp -s '%s/0/planted.json' '%s/7/planted.json'", outside, outside);
+        vt_sh("test \"$(ls -A '%s/0')\" = planted.json && test \"$(ls -A '%s/7')\" = planted.json", outside, outside);
+
+        /* A real folder of another uid works, and the 0755 folders become 0700. */
+        vt_sh("mkdir -m 0755 '%s/videos/5'", state);
+        check(video_processor_new(state, 5, env->pool, env->mailbox, &vt_callbacks, &ev, &vp) >= 0);
+        video_processor_free(vp);
+        path = vt_path(state, "videos");
+        check(stat(path, &st) == 0 && (st.st_mode & 07777) == 0700);
+        free(path);
+        path = vt_path(state, "videos/5");
+        check(stat(path, &st) == 0 && (st.st_mode & 07777) == 0700);
+        free(path);
+        /* The planted record was never loaded, so the target of 7 still holds it only. */
+        vt_sh("test -L '%s/videos/7'", state);
+
+        vt_rm_rf(state);
+        vt_rm_rf(outside);
+        free(state);
+        free(outside);
+}
+
+/* Progress callbacks with the smallest timestamp seen, to catch one from an older run. */
+struct stale_events {
+        struct vt_events ev; /* first: the vt_* callbacks take it as their userdata */
+        unsigned progress;
+        uint64_t min_ts;
+};
+
+static void stale_on_progress(struct video_processor *vp, const char *id, uint64_t ts, void *userdata) {
+        struct stale_events *s = userdata;
+        s->progress++;
+        if (ts < s->min_ts)
+                s->min_ts = ts;
+}
+
+/* A Progress of an interrupted run still queued when a resume starts must not move the
+ * resume point back nor be reported: it belongs to a run that is over. */
+static void test_stale_progress(struct vt_env *env, const char *dir, const char *in, uint32_t frames) {
+        struct video_processor_callbacks cb = vt_callbacks;
+        struct stale_events s = {};
+        struct video_processor *vp;
+        struct video_info info;
+        char *out = vt_path(dir, "stale-out.avi");
+        const char *scale = getenv("CAMERAD_TEST_TIMEOUT_SCALE");
+        int timeout_ms = (int) (30000 * (scale && atof(scale) > 0 ? atof(scale) : 1.0));
+        struct pollfd p = { .fd = mailbox_fd(env->mailbox), .events = POLLIN };
+        uint32_t resumed_at;
+
+        cb.progress = stale_on_progress;
+        check(video_processor_new(env->state_dir, 1010, env->pool, env->mailbox, &cb, &s, &vp) >= 0);
+        check(vt_setup(vp, "stale", in, out, "{}") == frames);
+        mailbox_dispatch(env->mailbox);
+        check_r(video_processor_process(vp, "stale", 0), 0);
+        /* Without dispatching: the first letter a running run posts is a Progress. */
+        check(poll(&p, 1, timeout_ms) == 1);
+        check_r(video_processor_interrupt(vp), 0);
+        check(s.ev.errors == 1 && streq(s.ev.last_error_code, "abort"));
+        check_r(video_processor_get_info(vp, "stale", &info), 0);
+        check(info.state == VIDEO_STATE_PENDING && info.frames_done > 0 && info.frames_done < frames);
+        resumed_at = info.frames_done;
+
+        /* Resume, then let the old run's letters through. */
+        check_r(video_processor_process(vp, "stale", info.resume_timestamp), 0);
+        s.progress = 0;
+        s.min_ts = UINT64_MAX;
+        mailbox_dispatch(env->mailbox);
+        check_r(video_processor_get_info(vp, "stale", &info), 0);
+        printf("stale progress: resumed at frame %u, after the old letters %u; %u progress, earliest %" PRIu64 " µs\n",
+               resumed_at, info.frames_done, s.progress, s.progress ? s.min_ts : 0);
+        check(info.frames_done >= resumed_at);
+        check(s.progress == 0 || s.min_ts >= video_frame_time_us(25, 1, resumed_at));
+        check_r(video_processor_remove(vp, "stale"), 0);
+        video_processor_free(vp);
+        mailbox_dispatch(env->mailbox);
+        unlink(out);
+        free(out);
+}
+
 int main(void) {
         struct vt_env env;
-        char *dir, *small, *vga, *hd, *own;
+        char *dir, *small, *vga, *hd, *own, *long_vga;
 
         setvbuf(stdout, NULL, _IONBF, 0);
 
@@ -724,6 +855,7 @@ int main(void) {
         vga = vt_make_testsrc(dir, "vga.avi", "testsrc", 640, 480, 30, 30);
         hd = vt_make_testsrc(dir, "hd.avi", "testsrc2", 1280, 720, 24, 24);
         own = make_own_recording(dir, 320, 240, 20);
+        long_vga = vt_make_testsrc(dir, "long-vga.avi", "testsrc", 640, 480, 25, 600);
 
         vt_env_init(&env, EXEC_MODE_HIGH_PERFORMANCE);
         test_flow(&env, dir, small, "small", 320, 240, 25, 40);
@@ -736,6 +868,8 @@ int main(void) {
         test_persistence(&env, dir, small);
         test_file_limits(&env, dir, small);
         test_empty_recording(&env, dir);
+        test_symlinked_store(&env);
+        test_stale_progress(&env, dir, long_vga, 600);
         vt_env_done(&env);
 
         test_preemption(dir, hd);
@@ -767,6 +901,7 @@ int main(void) {
         free(vga);
         free(hd);
         free(own);
+        free(long_vga);
         printf("video-processor: all checks passed\n");
         return 0;
 }
