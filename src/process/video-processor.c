@@ -289,29 +289,29 @@ static void drain_letter(void *userdata) {
 static void run_ended(struct video_run *run, void *userdata) {
         struct ended_node *node = userdata;
         struct video_processor *vp = node->vp;
-        char id[VIDEO_ID_MAX + 1];
+        bool posted;
 
-        snprintf(id, sizeof id, "%s", video_run_id(run));
+        /* Everything, the letter's reference and its posting included, happens under the
+         * lock that `ended` is set under: once `ended` is visible, video_processor_free() on
+         * the loop thread may drop its own reference and free the run, the node and then
+         * the mailbox's owner may free the mailbox. A reference taken after the unlock
+         * could come too late (vp freed), a post after it could hit a freed mailbox. The
+         * loop cannot see `ended` before the unlock, so here vp, run and mailbox live. */
         pthread_mutex_lock(&vp->lock);
-        /* The letter's reference is taken before `ended` is set, under the lock: once
-         * `ended` is visible, video_processor_free() on the loop thread may drop its own
-         * reference (and the run and node) at any moment, so a reference taken after the
-         * unlock could come too late and touch freed memory. Only vp (kept alive by this
-         * reference) and the copied id are used after the unlock. */
-        vp_ref(vp);
         node->run = run; /* may be called before video_run_start() has returned it */
         node->ended = true;
         node->next = vp->ended;
         vp->ended = node;
         vp->n_running--;
+        posted = mailbox_post(vp->mailbox, drain_letter, vp_ref(vp)) >= 0;
+        if (!posted)
+                /* The result is applied at the next interrupt/reset/free instead. */
+                log_error("Cannot post the end of video %s to the event loop", video_run_id(run));
         pthread_cond_broadcast(&vp->cond);
         pthread_mutex_unlock(&vp->lock);
 
-        if (mailbox_post(vp->mailbox, drain_letter, vp) < 0) {
-                /* The result is applied at the next interrupt/reset/free instead. */
-                log_error("Cannot post the end of video %s to the event loop", id);
-                vp_unref(vp);
-        }
+        if (!posted)
+                vp_unref(vp); /* ours, not the loop's: vp is still alive here */
 }
 
 static void progress_letter(void *userdata) {

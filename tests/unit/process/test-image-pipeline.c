@@ -138,12 +138,12 @@ static void test_yuyv(void) {
         free(store);
 }
 
-/* Ghosting: a moving object must not leave a trail. 8 frames of 1280x720 NV12 at 30 fps,
- * in which the disc moves ~50 px. The region checked is every chroma sample the disc covers
- * in an older frame, minus a margin of GHOST_MARGIN samples around the disc in the newest
- * frame (the reference: its edge is legitimately soft). There, the final photo's signed
- * error against the clean newest frame, box-blurred over 5x5 chroma samples (10x10 luma) so
- * that noise averages out and a smear does not, must stay within GHOST_MAX_* code values.
+/* Ghosting: a moving object must not leave a trail. 8 frames of 1280x720 at 30 fps, in
+ * which the disc moves ~50 px, NV12 (4:2:0) and YUYV (4:2:2). The region checked is every
+ * chroma sample the disc covers in an older frame, minus a margin of GHOST_MARGIN samples
+ * around the disc in the newest frame (the reference: its edge is legitimately soft).
+ * There, the final photo's signed error against the clean newest frame, box-blurred over
+ * 5x5 chroma samples so that noise averages out and a smear does not, must stay small.
  * Averaging in even one of the 7 older discs at full weight puts 1/8 of the disc-background
  * difference there (6-18 in chroma on these bars). */
 #define GW 1280
@@ -155,33 +155,53 @@ static void test_yuyv(void) {
 #define GHOST_MAX_CHROMA 5.0
 #define GHOST_MAX_LUMA 4.0
 
-static bool is_disc(const uint8_t *nv12, unsigned cx, unsigned cy) {
-        /* The disc's Cb/Cr (60, 190) is no bar's and not the ramp's. */
-        const uint8_t *p = nv12 + (size_t) GW * GH + (size_t) cy * GW + 2 * cx;
-        return p[0] == 60 && p[1] == 190;
+/* A clean or noisy sensor frame as three planes; chroma GW/2 x ch. */
+static void to_planes(uint32_t fourcc, const uint8_t *src, unsigned ch, uint8_t *y, uint8_t *cb, uint8_t *cr) {
+        const size_t luma = (size_t) GW * GH, chroma = (size_t) GW / 2 * ch;
+
+        if (fourcc == V4L2_PIX_FMT_NV12) {
+                memcpy(y, src, luma);
+                for (size_t i = 0; i < chroma; i++) {
+                        cb[i] = src[luma + 2 * i];
+                        cr[i] = src[luma + 2 * i + 1];
+                }
+        } else
+                for (size_t i = 0; i < chroma; i++) {
+                        y[2 * i] = src[4 * i];
+                        cb[i] = src[4 * i + 1];
+                        y[2 * i + 1] = src[4 * i + 2];
+                        cr[i] = src[4 * i + 3];
+                }
 }
 
-/* Mean of the signed error of plane a vs b (stride ws; values step apart) over the
- * (2 radius + 1)² box around (x, y), clipped to the plane. */
-static double blurred_error(const uint8_t *a, const uint8_t *b, unsigned pw, unsigned ph, unsigned stride_a,
-                            unsigned stride_b, unsigned step_b, int x, int y, int radius) {
+static bool is_disc(const struct image_burst_frame *f, unsigned cx, unsigned cy) {
+        /* The disc's Cb/Cr (60, 190) is no bar's and not the ramp's. */
+        size_t i = (size_t) cy * (GW / 2) + cx;
+        return f->cb[i] == 60 && f->cr[i] == 190;
+}
+
+/* Mean of the signed error of plane a (stride sa) vs b (stride sb) over the (2 radius + 1)²
+ * box around (x, y), clipped to the pw x ph plane. */
+static double blurred_error(const uint8_t *a, unsigned sa, const uint8_t *b, unsigned sb, unsigned pw,
+                            unsigned ph, int x, int y, int radius) {
         double sum = 0;
         unsigned n = 0;
 
         for (int yy = MAX(y - radius, 0); yy <= MIN(y + radius, (int) ph - 1); yy++)
                 for (int xx = MAX(x - radius, 0); xx <= MIN(x + radius, (int) pw - 1); xx++) {
-                        sum += (double) a[(size_t) yy * stride_a + xx] - b[(size_t) yy * stride_b + (size_t) xx * step_b];
+                        sum += (double) a[(size_t) yy * sa + xx] - b[(size_t) yy * sb + xx];
                         n++;
                 }
         return sum / n;
 }
 
-static void test_ghosting(void) {
-        const size_t luma = (size_t) GW * GH, chroma = luma / 4, frame = luma * 3 / 2;
-        uint8_t *nv12 = malloc(frame), *clean = malloc(frame * GHOST_FRAMES);
-        uint8_t *store = malloc(frame * GHOST_FRAMES);
-        const uint8_t *newest = clean + frame * (GHOST_FRAMES - 1);
-        struct image_burst_frame frames[GHOST_FRAMES];
+static void test_ghosting(uint32_t fourcc) {
+        const bool nv12 = fourcc == V4L2_PIX_FMT_NV12;
+        const unsigned ch = nv12 ? GH / 2 : GH, rows_per_chroma = GH / ch;
+        const size_t luma = (size_t) GW * GH, chroma = (size_t) GW / 2 * ch, planar = luma + 2 * chroma;
+        uint8_t *raw = malloc(luma * 2), *store = malloc(planar * GHOST_FRAMES * 2);
+        struct image_burst_frame frames[GHOST_FRAMES], clean[GHOST_FRAMES];
+        const struct image_burst_frame *newest = &clean[GHOST_FRAMES - 1];
         struct virtual_sensor *s;
         struct pipeline_request req;
         struct pipeline_result res = {};
@@ -190,63 +210,63 @@ static void test_ghosting(void) {
         double worst_chroma = 0, worst_luma = 0, mean_chroma = 0;
         unsigned region = 0;
 
-        check(nv12 && clean && store);
-        check_ok(virtual_sensor_new(V4L2_PIX_FMT_NV12, GW, GH, VIRTUAL_SENSOR_NOISE_SIGMA, &s));
-        for (unsigned f = 0; f < GHOST_FRAMES; f++) {
-                uint64_t t = 1000000 + (uint64_t) f * FRAME_INTERVAL_US;
-                uint8_t *y = store + frame * f, *cb = y + luma, *cr = cb + chroma;
+        check(raw && store);
+        check_ok(virtual_sensor_new(fourcc, GW, GH, VIRTUAL_SENSOR_NOISE_SIGMA, &s));
+        for (unsigned f = 0; f < 2 * GHOST_FRAMES; f++) {
+                uint64_t t = 1000000 + (uint64_t) (f % GHOST_FRAMES) * FRAME_INTERVAL_US;
+                uint8_t *y = store + planar * f, *cb = y + luma, *cr = cb + chroma;
 
-                virtual_sensor_render(s, t, nv12);
-                virtual_sensor_render_clean(s, t, clean + frame * f);
-                memcpy(y, nv12, luma);
-                for (size_t i = 0; i < chroma; i++) {
-                        cb[i] = nv12[luma + 2 * i];
-                        cr[i] = nv12[luma + 2 * i + 1];
-                }
-                frames[f] = (struct image_burst_frame) { y, cb, cr };
+                if (f < GHOST_FRAMES)
+                        virtual_sensor_render(s, t, raw);
+                else
+                        virtual_sensor_render_clean(s, t, raw);
+                to_planes(fourcc, raw, ch, y, cb, cr);
+                (f < GHOST_FRAMES ? frames : clean)[f % GHOST_FRAMES] = (struct image_burst_frame) { y, cb, cr };
         }
         req = (struct pipeline_request) {
-                .width = GW, .height = GH, .chroma = IMAGE_CHROMA_420, .n_frames = GHOST_FRAMES,
-                .frames = frames, .quality = 95,
+                .width = GW, .height = GH, .chroma = nv12 ? IMAGE_CHROMA_420 : IMAGE_CHROMA_422,
+                .n_frames = GHOST_FRAMES, .frames = frames, .quality = 95,
         };
         check_ok(image_pipeline_run(&req, &res));
         check_ok(jpeg_decoder_new(&d));
         check_ok(jpeg_decode(d, res.jpeg, res.size, &img));
-        check(img.width == GW && img.height == GH && img.subsamp == YUV_SUBSAMP_420);
+        check(img.width == GW && img.height == GH);
+        check(img.subsamp == (nv12 ? YUV_SUBSAMP_420 : YUV_SUBSAMP_422));
 
-        for (unsigned cy = 0; cy < GH / 2; cy++)
+        for (unsigned cy = 0; cy < ch; cy++)
                 for (unsigned cx = 0; cx < GW / 2; cx++) {
                         bool trail = false, near_newest = false;
                         double e;
 
                         for (unsigned f = 0; f + 1 < GHOST_FRAMES && !trail; f++)
-                                trail = is_disc(clean + frame * f, cx, cy);
+                                trail = is_disc(&clean[f], cx, cy);
                         if (!trail)
                                 continue;
                         for (int dy = -GHOST_MARGIN; dy <= GHOST_MARGIN && !near_newest; dy++)
                                 for (int dx = -GHOST_MARGIN; dx <= GHOST_MARGIN && !near_newest; dx++) {
                                         int x = (int) cx + dx, y = (int) cy + dy;
-                                        near_newest = x >= 0 && y >= 0 && x < GW / 2 && y < GH / 2 &&
+                                        near_newest = x >= 0 && y >= 0 && x < GW / 2 && y < (int) ch &&
                                                       is_disc(newest, (unsigned) x, (unsigned) y);
                                 }
                         if (near_newest)
                                 continue;
                         region++;
                         for (unsigned p = 1; p < 3; p++) {
-                                e = blurred_error(img.plane[p], newest + luma + (p - 1), GW / 2, GH / 2,
-                                                  img.stride[p], GW, 2, (int) cx, (int) cy, GHOST_BLUR);
+                                e = blurred_error(img.plane[p], img.stride[p], p == 1 ? newest->cb : newest->cr,
+                                                  GW / 2, GW / 2, ch, (int) cx, (int) cy, GHOST_BLUR);
                                 worst_chroma = MAX(worst_chroma, fabs(e));
                                 mean_chroma += fabs(e) / 2;
                         }
-                        e = blurred_error(img.plane[0], newest, GW, GH, img.stride[0], GW, 1, 2 * (int) cx,
-                                          2 * (int) cy, 2 * GHOST_BLUR + 1);
+                        e = blurred_error(img.plane[0], img.stride[0], newest->y, GW, GW, GH, 2 * (int) cx,
+                                          (int) (rows_per_chroma * cy), 2 * GHOST_BLUR + 1);
                         worst_luma = MAX(worst_luma, fabs(e));
                 }
         check(region > 1000); /* the disc did move */
         mean_chroma /= region;
-        printf("ghosting: %u chroma samples on the disc's trail; blurred error: chroma mean %.2f (max %.1f), "
+        printf("ghosting %s: %u chroma samples on the disc's trail; blurred error: chroma mean %.2f (max %.1f), "
                "worst %.2f (max %.1f); luma worst %.2f (max %.1f)\n",
-               region, mean_chroma, GHOST_MEAN_CHROMA, worst_chroma, GHOST_MAX_CHROMA, worst_luma, GHOST_MAX_LUMA);
+               nv12 ? "NV12" : "YUYV", region, mean_chroma, GHOST_MEAN_CHROMA, worst_chroma, GHOST_MAX_CHROMA,
+               worst_luma, GHOST_MAX_LUMA);
         check(mean_chroma <= GHOST_MEAN_CHROMA);
         check(worst_chroma <= GHOST_MAX_CHROMA);
         check(worst_luma <= GHOST_MAX_LUMA);
@@ -255,8 +275,7 @@ static void test_ghosting(void) {
         jpeg_decoder_free(d);
         free(res.jpeg);
         virtual_sensor_free(s);
-        free(nv12);
-        free(clean);
+        free(raw);
         free(store);
 }
 
@@ -343,6 +362,7 @@ int main(void) {
         free(nv12);
         free(clean);
         test_yuyv();
-        test_ghosting();
+        test_ghosting(V4L2_PIX_FMT_NV12);
+        test_ghosting(V4L2_PIX_FMT_YUYV);
         return 0;
 }

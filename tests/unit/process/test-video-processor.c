@@ -806,13 +806,18 @@ static void test_stale_progress(struct vt_env *env, const char *dir, const char 
         char *out = vt_path(dir, "stale-out.avi");
         const char *scale = getenv("CAMERAD_TEST_TIMEOUT_SCALE");
         int timeout_ms = (int) (30000 * (scale && atof(scale) > 0 ? atof(scale) : 1.0));
-        struct pollfd p = { .fd = mailbox_fd(env->mailbox), .events = POLLIN };
+        struct mailbox *mailbox;
+        struct pollfd p;
         uint32_t resumed_at;
 
+        /* A mailbox of its own: no late letter of an earlier test can wake the poll below. */
+        check(mailbox_new(&mailbox) >= 0);
+        p = (struct pollfd) { .fd = mailbox_fd(mailbox), .events = POLLIN };
         cb.progress = stale_on_progress;
-        check(video_processor_new(env->state_dir, 1010, env->pool, env->mailbox, &cb, &s, &vp) >= 0);
+        check(video_processor_new(env->state_dir, 1010, env->pool, mailbox, &cb, &s, &vp) >= 0);
         check(vt_setup(vp, "stale", in, out, "{}") == frames);
-        mailbox_dispatch(env->mailbox);
+        mailbox_dispatch(mailbox);
+        check(poll(&p, 1, 0) == 0);
         check_r(video_processor_process(vp, "stale", 0), 0);
         /* Without dispatching: the first letter a running run posts is a Progress. */
         check(poll(&p, 1, timeout_ms) == 1);
@@ -826,7 +831,7 @@ static void test_stale_progress(struct vt_env *env, const char *dir, const char 
         check_r(video_processor_process(vp, "stale", info.resume_timestamp), 0);
         s.progress = 0;
         s.min_ts = UINT64_MAX;
-        mailbox_dispatch(env->mailbox);
+        mailbox_dispatch(mailbox);
         check_r(video_processor_get_info(vp, "stale", &info), 0);
         printf("stale progress: resumed at frame %u, after the old letters %u; %u progress, earliest %" PRIu64 " µs\n",
                resumed_at, info.frames_done, s.progress, s.progress ? s.min_ts : 0);
@@ -834,7 +839,8 @@ static void test_stale_progress(struct vt_env *env, const char *dir, const char 
         check(s.progress == 0 || s.min_ts >= video_frame_time_us(25, 1, resumed_at));
         check_r(video_processor_remove(vp, "stale"), 0);
         video_processor_free(vp);
-        mailbox_dispatch(env->mailbox);
+        mailbox_dispatch(mailbox);
+        mailbox_free(mailbox);
         unlink(out);
         free(out);
 }

@@ -112,9 +112,11 @@ static bool read_record(const char *state_dir, const char *id, struct video_reco
         return video_record_parse(buf, n, rec, NULL, 0) >= 0;
 }
 
-static bool record_says_done(const char *state_dir, const char *id) {
+/* Done, or every frame written already (killed between the last frame and "done"). */
+static bool record_says_finished(const char *state_dir, const char *id) {
         struct video_record rec;
-        return read_record(state_dir, id, &rec) && rec.state == VIDEO_STATE_DONE;
+        return read_record(state_dir, id, &rec) &&
+               (rec.state == VIDEO_STATE_DONE || (rec.frames > 0 && rec.next_frame >= rec.frames));
 }
 
 static bool record_has_progress(const char *state_dir, const char *id) {
@@ -227,7 +229,7 @@ int main(int argc, char **argv) {
                         check(kill(pid, SIGKILL) == 0);
                         check(waitpid(pid, &status, 0) == pid);
                         /* Mid-way: killed, and its record does not say it finished. */
-                        killed_mid_way = WIFSIGNALED(status) && !record_says_done(env.state_dir, id);
+                        killed_mid_way = WIFSIGNALED(status) && !record_says_finished(env.state_dir, id);
                 }
                 check(killed_mid_way);
 
