@@ -45,6 +45,18 @@ int manager_new(struct manager **ret) {
         return 0;
 }
 
+static int on_loop_exit(sd_event_source *s, void *userdata) {
+        struct manager *m = userdata;
+
+        /* A Capture waiting to be stored is stored now; its reply comes through the
+         * mailbox, so deliver the letters while the bus is still open. */
+        while (m->sessions)
+                session_release(m->sessions);
+        if (m->mailbox)
+                mailbox_dispatch(m->mailbox);
+        return 0;
+}
+
 struct manager *manager_free(struct manager *m) {
         if (!m)
                 return NULL;
@@ -61,6 +73,7 @@ struct manager *manager_free(struct manager *m) {
 
         m->polkit = polkit_registry_free(m->polkit);
         sd_event_source_disable_unref(m->idle_timer);
+        sd_event_source_disable_unref(m->exit_source);
         sd_event_source_disable_unref(m->mailbox_source);
         sd_event_source_disable_unref(m->monitor_source);
         video_monitor_free(m->monitor);
@@ -452,6 +465,14 @@ int manager_start(struct manager *m, unsigned n_virtual_cameras, bool virtual_gi
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Cannot attach the bus to the event loop");
+
+        /* Runs before sd-bus's own exit handler (NORMAL priority) flushes and closes the
+         * bus, so calls that finish while sessions are released still get their replies. */
+        r = sd_event_add_exit(m->event, &m->exit_source, on_loop_exit, m);
+        if (r >= 0)
+                r = sd_event_source_set_priority(m->exit_source, SD_EVENT_PRIORITY_IMPORTANT);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the exit handler");
 
         return 0;
 }

@@ -71,6 +71,7 @@ struct manager {
         /* --idle-exit: 0 = never. */
         uint64_t idle_exit_usec;
         sd_event_source *idle_timer;
+        sd_event_source *exit_source; /* releases sessions before the bus closes */
 };
 
 int manager_new(struct manager **ret);

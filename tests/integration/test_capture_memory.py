@@ -200,6 +200,32 @@ class CaptureMemoryTest(camerad_test.CameradTestCase):
         self.assertEqual(sorted(str(i) for i in image_session.GetPendingImages()),
                          sorted(i for _, i in replies))
 
+    def test_sigterm_answers_captures_in_flight(self):
+        """SIGTERM while Captures wait to be stored: each is stored and answered before
+        the bus closes, and the daemon still exits 0."""
+        image_session = self.iface(self.manager.GetImageProcessSession(),
+                                   'ImageProcessSession')
+        image_session.Interrupt()
+        session, photo = self.start_photo_session(1280, 720, 'YUYV')
+        time.sleep(1.0)
+        settings = dbus.Dictionary({'burst': dbus.UInt32(BURST)}, signature='sv')
+        replies, errors = [], []
+        for _ in range(12):
+            photo.Capture(settings, reply_handler=lambda i: replies.append(str(i)),
+                          error_handler=lambda e: errors.append(e), timeout=600)
+        camerad_test.pump(0.3)
+        self.stop_daemon()
+        camerad_test.wait_until(lambda: len(replies) + len(errors) == 12, 60)
+        self.assertEqual([e.get_dbus_name() for e in errors], [])
+        self.assertEqual(len(set(replies)), 12)
+        self.restart_daemon()
+        image_session = self.iface(self.manager.GetImageProcessSession(),
+                                   'ImageProcessSession')
+        # Every answered id is a stored image after the restart.
+        for image_id in replies:
+            self.assertIn(str(image_session.GetImageInfo(image_id)['state']),
+                          ('pending', 'running', 'done'))
+
     def test_sequential_captures_return_memory(self):
         """Ten one-at-a-time 1080p burst-16 captures: the QA report saw idle RSS go from
         4 MB to ~93 MB."""
