@@ -4,70 +4,21 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "process/store.h"
+#include "process/store-internal.h"
 #include "shared/fd-util.h"
 #include "shared/id.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 
-#define NEW_PREFIX ".new-"
-#define BROKEN_PREFIX ".broken-"
 #define DELETE_PREFIX ".del-"
-#define TMP_SUFFIX ".tmp"
 #define BURST_MAGIC "CAMBRST1"
 #define BURST_HEADER_SIZE 32u
-
-struct image_store {
-        int dir_fd; /* <state_dir>/images/<uid> */
-        char *path;
-};
 
 /* mkdir that accepts an existing folder. */
 static int mkdirat_0700(int dir_fd, const char *name) {
         if (mkdirat(dir_fd, name, 0700) < 0 && errno != EEXIST)
                 return negative_errno();
         return 0;
-}
-
-/* Tightens what the scan opened itself with O_NOFOLLOW (so fd is the entry, never a
- * symlink's target) to the store's modes: folders 0700, files 0600. Folders made by older
- * versions or by hand may be wider. The daemon owns them; failing is only logged. */
-static void make_private(int fd, mode_t mode, const char *what) {
-        struct stat st;
-
-        if (fstat(fd, &st) < 0 || (st.st_mode & 07777) == mode)
-                return;
-        if (fchmod(fd, mode) < 0)
-                log_warning_errno(errno, "store: cannot set the mode of %s to %04o: %m", what, (unsigned) mode);
-}
-
-/* make_private() for every regular file in the folder dir_fd. */
-static void make_files_private(int dir_fd, const char *path) {
-        _cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
-        struct dirent *de;
-        DIR *d;
-
-        if (fd < 0 || !(d = fdopendir(fd)))
-                return;
-        fd = -1;
-        rewinddir(d);
-        while ((de = readdir(d))) {
-                _cleanup_close_ int file_fd = -1;
-                struct stat st;
-
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
-                    (st.st_mode & 07777) == 0600)
-                        continue;
-                /* O_NONBLOCK: should it have become a FIFO since the fstatat, do not wait. */
-                file_fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-                if (file_fd >= 0 && fstat(file_fd, &st) >= 0 && S_ISREG(st.st_mode)) {
-                        _cleanup_free_ char *what = NULL;
-                        if (asprintf(&what, "%s/%s", path, de->d_name) < 0)
-                                what = NULL;
-                        make_private(file_fd, 0600, what ?: de->d_name);
-                }
-        }
-        closedir(d);
 }
 
 int image_store_open(const char *state_dir, uid_t uid, struct image_store **ret) {
@@ -88,7 +39,7 @@ int image_store_open(const char *state_dir, uid_t uid, struct image_store **ret)
         images_fd = openat(state_fd, "images", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (images_fd < 0)
                 return negative_errno();
-        make_private(images_fd, 0700, "images");
+        store_make_private(images_fd, 0700, "images");
         snprintf(uid_name, sizeof uid_name, "%u", (unsigned) uid);
         r = mkdirat_0700(images_fd, uid_name);
         if (r < 0)
@@ -103,7 +54,7 @@ int image_store_open(const char *state_dir, uid_t uid, struct image_store **ret)
                 image_store_free(s);
                 return r;
         }
-        make_private(s->dir_fd, 0700, s->path);
+        store_make_private(s->dir_fd, 0700, s->path);
         (void) fsync(images_fd);
         *ret = s;
         return 0;
@@ -144,33 +95,8 @@ static int write_file_atomic(int dir_fd, const char *name, const void *data, siz
         return 0;
 }
 
-static int read_small_file(int dir_fd, const char *name, size_t max, char **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        int r;
-
-        fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return negative_errno();
-        if (fstat(fd, &st) < 0)
-                return negative_errno();
-        if (!S_ISREG(st.st_mode) || (size_t) st.st_size > max)
-                return -EBADMSG;
-        buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        r = fd_pread_all(fd, buf, (size_t) st.st_size, 0);
-        if (r < 0)
-                return r;
-        buf[st.st_size] = '\0';
-        *ret_size = (size_t) st.st_size;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
 /* Removes a folder's contents and the folder; depth-limited, never follows symlinks. */
-static int remove_tree_at(int dir_fd, const char *name, unsigned depth) {
+int store_remove_tree_at(int dir_fd, const char *name, unsigned depth) {
         _cleanup_close_ int fd = -1;
         DIR *d;
         struct dirent *de;
@@ -195,7 +121,7 @@ static int remove_tree_at(int dir_fd, const char *name, unsigned depth) {
                 int k;
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                k = remove_tree_at(dirfd(d), de->d_name, depth + 1);
+                k = store_remove_tree_at(dirfd(d), de->d_name, depth + 1);
                 if (k < 0 && r == 0)
                         r = k;
         }
@@ -205,7 +131,7 @@ static int remove_tree_at(int dir_fd, const char *name, unsigned depth) {
         return r;
 }
 
-static uint64_t folder_bytes(int dir_fd, const char *name) {
+uint64_t store_folder_bytes(int dir_fd, const char *name) {
         _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         uint64_t total = 0;
         struct dirent *de;
@@ -226,7 +152,7 @@ static uint64_t folder_bytes(int dir_fd, const char *name) {
         return total;
 }
 
-static int open_image_dir(struct image_store *s, const char *id) {
+int store_open_image_dir(struct image_store *s, const char *id) {
         int fd;
 
         if (!image_id_is_valid(id))
@@ -235,7 +161,7 @@ static int open_image_dir(struct image_store *s, const char *id) {
         return fd < 0 ? negative_errno() : fd;
 }
 
-static int write_record_at(int dir_fd, const struct job_record *rec) {
+int store_write_record_at(int dir_fd, const struct job_record *rec) {
         _cleanup_free_ char *text = NULL;
         int r;
 
@@ -246,114 +172,10 @@ static int write_record_at(int dir_fd, const struct job_record *rec) {
 }
 
 int image_store_write_record(struct image_store *s, const char *id, const struct job_record *rec) {
-        _cleanup_close_ int fd = open_image_dir(s, id);
+        _cleanup_close_ int fd = store_open_image_dir(s, id);
         if (fd < 0)
                 return fd;
-        return write_record_at(fd, rec);
-}
-
-/* Moves a folder with an unreadable record out of the way, keeping it for inspection. */
-static void move_aside(struct image_store *s, const char *name) {
-        _cleanup_free_ char *target = NULL;
-
-        if (asprintf(&target, BROKEN_PREFIX "%s", name) < 0)
-                return;
-        (void) remove_tree_at(s->dir_fd, target, 0);
-        if (renameat(s->dir_fd, name, s->dir_fd, target) < 0)
-                log_warning_errno(errno, "store: cannot move %s/%s aside: %m", s->path, name);
-        else
-                log_warning("store: %s/%s has a missing or malformed record; moved to %s",
-                            s->path, name, target);
-}
-
-/* Removes stale temporary files left inside an image folder by a crash mid-write. */
-static void remove_temp_files(int dir_fd) {
-        _cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
-        struct dirent *de;
-        DIR *d;
-
-        if (fd < 0 || !(d = fdopendir(fd)))
-                return;
-        fd = -1;
-        rewinddir(d);
-        while ((de = readdir(d))) {
-                size_t n = strlen(de->d_name), k = strlen(TMP_SUFFIX);
-                if (de->d_name[0] == '.' && n > k && streq(de->d_name + n - k, TMP_SUFFIX))
-                        (void) unlinkat(dirfd(d), de->d_name, 0);
-        }
-        closedir(d);
-}
-
-static int scan_one(struct image_store *s, const char *name, image_store_scan_fn fn, void *userdata) {
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *text = NULL;
-        struct job_record rec;
-        size_t size;
-        int r;
-
-        fd = open_image_dir(s, name);
-        if (fd < 0)
-                return 0; /* vanished or not a folder: handled by the caller's checks */
-        remove_temp_files(fd);
-        make_private(fd, 0700, name);
-        make_files_private(fd, name);
-        r = read_small_file(fd, "record.json", 16 * 1024, &text, &size);
-        if (r >= 0)
-                r = job_record_parse(text, size, &rec);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
-                move_aside(s, name);
-                return 0;
-        }
-        if (rec.state == IMAGE_STATE_DONE)
-                /* Killed between recording "done" and dropping the burst. */
-                (void) unlinkat(fd, "burst.yuv", 0);
-        if (rec.state == IMAGE_STATE_RUNNING) {
-                /* The daemon died while processing: run it again. */
-                rec.state = IMAGE_STATE_PENDING;
-                r = write_record_at(fd, &rec);
-                if (r < 0)
-                        log_warning_errno(r, "store: cannot reset %s/%s to pending: %m", s->path, name);
-        }
-        return fn(name, &rec, folder_bytes(s->dir_fd, name), userdata);
-}
-
-int image_store_scan(struct image_store *s, image_store_scan_fn fn, void *userdata) {
-        _cleanup_close_ int fd = fcntl(s->dir_fd, F_DUPFD_CLOEXEC, 3);
-        struct dirent *de;
-        DIR *d;
-        int r = 0;
-
-        if (fd < 0)
-                return negative_errno();
-        d = fdopendir(fd);
-        if (!d)
-                return negative_errno();
-        fd = -1;
-        rewinddir(d);
-        while ((de = readdir(d))) {
-                const char *name = de->d_name;
-                struct stat st;
-
-                if (streq(name, ".") || streq(name, "..") || strncmp(name, BROKEN_PREFIX, strlen(BROKEN_PREFIX)) == 0)
-                        continue;
-                if (fstatat(s->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        continue;
-                if (!image_id_is_valid(name) || !S_ISDIR(st.st_mode)) {
-                        /* Half-written images (".new-<id>") and anything else that is not
-                         * ours: this folder belongs to the daemon alone. */
-                        log_info("store: removing %s/%s (%s)", s->path, name,
-                                 strncmp(name, NEW_PREFIX, strlen(NEW_PREFIX)) == 0 ? "half-written image" : "not an image folder");
-                        (void) remove_tree_at(s->dir_fd, name, 0);
-                        continue;
-                }
-                r = scan_one(s, name, fn, userdata);
-                if (r < 0)
-                        break;
-        }
-        closedir(d);
-        return r;
+        return store_write_record_at(fd, rec);
 }
 
 int image_store_create(struct image_store *s, const char *id, const struct job_record *rec,
@@ -408,7 +230,7 @@ int image_store_create(struct image_store *s, const char *id, const struct job_r
         r = write_file_atomic(dir_fd, "proxy.jpg", proxy, proxy_size);
         if (r < 0)
                 goto fail;
-        r = write_record_at(dir_fd, rec);
+        r = store_write_record_at(dir_fd, rec);
         if (r < 0)
                 goto fail;
         /* Complete: give it its real name, and make the name durable. */
@@ -423,12 +245,12 @@ int image_store_create(struct image_store *s, const char *id, const struct job_r
                              proxy_size + 512;
         return 0;
 fail:
-        (void) remove_tree_at(s->dir_fd, tmp_name, 0);
+        (void) store_remove_tree_at(s->dir_fd, tmp_name, 0);
         return r;
 }
 
 int image_store_write_final(struct image_store *s, const char *id, const void *jpeg, size_t size) {
-        _cleanup_close_ int fd = open_image_dir(s, id);
+        _cleanup_close_ int fd = store_open_image_dir(s, id);
 
         if (fd < 0)
                 return fd;
@@ -436,7 +258,7 @@ int image_store_write_final(struct image_store *s, const char *id, const void *j
 }
 
 int image_store_drop_burst(struct image_store *s, const char *id, uint64_t *ret_bytes) {
-        _cleanup_close_ int fd = open_image_dir(s, id);
+        _cleanup_close_ int fd = store_open_image_dir(s, id);
 
         if (fd < 0)
                 return fd;
@@ -445,7 +267,7 @@ int image_store_drop_burst(struct image_store *s, const char *id, uint64_t *ret_
                 return negative_errno();
         /* No fsync: should the unlink be lost, the scan drops the burst of a done image. */
         if (ret_bytes)
-                *ret_bytes = folder_bytes(s->dir_fd, id);
+                *ret_bytes = store_folder_bytes(s->dir_fd, id);
         return 0;
 }
 
@@ -478,7 +300,7 @@ int image_store_load_burst(struct image_store *s, const char *id, const struct j
         struct stat st;
         int r;
 
-        dir_fd = open_image_dir(s, id);
+        dir_fd = store_open_image_dir(s, id);
         if (dir_fd < 0)
                 return unreadable_is_final(dir_fd);
         /* O_NONBLOCK: a FIFO in its place must not block the worker (then refused below). */
@@ -524,7 +346,7 @@ void stored_burst_done(struct stored_burst *b) {
 }
 
 int image_store_open_jpeg(struct image_store *s, const char *id, bool final) {
-        _cleanup_close_ int dir_fd = open_image_dir(s, id);
+        _cleanup_close_ int dir_fd = store_open_image_dir(s, id);
         int fd;
 
         if (dir_fd < 0)
@@ -541,11 +363,11 @@ int image_store_remove(struct image_store *s, const char *id) {
         /* Renamed first so that a crash mid-way leaves a folder the scan removes, never an
          * image with half of its files. */
         snprintf(trash, sizeof trash, DELETE_PREFIX "%s", id);
-        (void) remove_tree_at(s->dir_fd, trash, 0);
+        (void) store_remove_tree_at(s->dir_fd, trash, 0);
         if (renameat(s->dir_fd, id, s->dir_fd, trash) < 0)
                 return negative_errno();
         (void) fsync(s->dir_fd);
-        return remove_tree_at(s->dir_fd, trash, 0);
+        return store_remove_tree_at(s->dir_fd, trash, 0);
 }
 
 int image_store_list_uids(const char *state_dir, uid_t **ret, size_t *ret_n) {

@@ -20,6 +20,7 @@
 #include "process/pool.h"
 #include "process/process-config.h"
 #include "process/video-processor.h"
+#include "shared/log.h"
 #include "shared/mailbox.h"
 
 #include "../check.h"
@@ -62,6 +63,18 @@ static inline bool vt_have(const char *tool) {
         r = system(cmd);
         free(cmd);
         return r == 0;
+}
+
+/* The start of a main() that processes: unbuffered output and warnings only; false (and
+ * the caller returns 77, skipped) without ffmpeg and ffprobe. */
+static inline bool vt_start(void) {
+        setvbuf(stdout, NULL, _IONBF, 0);
+        if (!vt_have("ffmpeg") || !vt_have("ffprobe")) {
+                printf("ffmpeg/ffprobe missing, skipping\n");
+                return false;
+        }
+        log_set_max_level(LOG_LEVEL_WARNING);
+        return true;
 }
 
 /* Runs a shell command; aborts if it fails. */
