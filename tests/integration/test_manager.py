@@ -3,6 +3,7 @@
 8-session limit, owner tracking), and the daemon's command line: exit codes, idle exit,
 unusable bus / state directory / configuration."""
 
+import contextlib
 import os
 import re
 import signal
@@ -266,41 +267,55 @@ class CommandLineTest(camerad_test.CameradTestCase):
         self.one_line_failure(self.run_camerad(f'--address={self.address}',
                                                f'--state-dir={self.state_dir}', f'--config={cfg}'))
 
+    @contextlib.contextmanager
+    def own_daemon(self, address, state_dir, env=None):
+        """camerad started by the test itself (not the harness's), killed if still running."""
+        daemon = subprocess.Popen([CAMERAD_BIN, f'--address={address}', f'--state-dir={state_dir}',
+                                   '--no-v4l2', '--virtual-cameras=1'],
+                                  env=env, stderr=subprocess.PIPE, text=True)
+        try:
+            yield daemon
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.wait()
+            daemon.stderr.close()
+
+    @staticmethod
+    def read_until_ready(daemon):
+        """The daemon's log lines up to "ready on …" (asserted by the caller)."""
+        lines = []
+        line = daemon.stderr.readline()
+        while line:
+            lines.append(line)
+            if 'ready on' in line:
+                break
+            line = daemon.stderr.readline()
+        return ''.join(lines)
+
     def test_sd_notify_ready_watchdog_stopping(self):
         # What systemd would see: NOTIFY_SOCKET and WATCHDOG_USEC as a Type=dbus unit with
         # WatchdogSec= gets them.
         self.require_daemon()
-        with tempfile.TemporaryDirectory() as tmp:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        with tempfile.TemporaryDirectory() as tmp, \
+                socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.bind(f'{tmp}/notify')
             sock.settimeout(20)
             env = {**os.environ, 'NOTIFY_SOCKET': f'{tmp}/notify', 'WATCHDOG_USEC': '400000'}
-            daemon = subprocess.Popen([CAMERAD_BIN, f'--address={self.address}',
-                                       f'--state-dir={tmp}/state', '--no-v4l2',
-                                       '--virtual-cameras=1'], env=env,
-                                      stderr=subprocess.DEVNULL)
-            try:
+            with self.own_daemon(self.address, f'{tmp}/state', env) as daemon:
                 seen = []
-                def receive_until(word):
-                    while not any(word in m for m in seen):
+
+                def receive_until(word, count=1):
+                    while sum(word in m for m in seen) < count:
                         seen.append(sock.recv(4096).decode())
                 receive_until('READY=1')
                 start = time.monotonic()
-                receive_until('WATCHDOG=1')
-                n = sum('WATCHDOG=1' in m for m in seen)
-                while n < 3:
-                    seen.append(sock.recv(4096).decode())
-                    n = sum('WATCHDOG=1' in m for m in seen)
+                receive_until('WATCHDOG=1', 3)
                 # Three pings within well under three whole periods: the loop keeps it fed.
                 self.assertLess(time.monotonic() - start, 3.0)
                 daemon.send_signal(signal.SIGTERM)
                 receive_until('STOPPING=1')
                 self.assertEqual(daemon.wait(timeout=20), 0)
-            finally:
-                if daemon.poll() is None:
-                    daemon.kill()
-                    daemon.wait()
-                sock.close()
 
     def test_exits_when_the_bus_goes_away(self):
         # A bus of its own, so the class's bus stays up for the other tests.
@@ -311,24 +326,12 @@ class CommandLineTest(camerad_test.CameradTestCase):
                                    stdout=subprocess.PIPE, text=True)
             try:
                 address = bus.stdout.readline().strip()
-                daemon = subprocess.Popen([CAMERAD_BIN, f'--address={address}',
-                                           f'--state-dir={tmp}/state', '--no-v4l2',
-                                           '--virtual-cameras=1'],
-                                          stderr=subprocess.PIPE, text=True)
-                try:
-                    ready = daemon.stderr.readline()
-                    while ready and 'ready on' not in ready:
-                        ready = daemon.stderr.readline()
-                    self.assertIn('ready on', ready)
+                with self.own_daemon(address, f'{tmp}/state') as daemon:
+                    self.assertIn('ready on', self.read_until_ready(daemon))
                     bus.kill()
                     bus.wait()
                     self.assertEqual(daemon.wait(timeout=20), 1)
                     self.assertIn('lost the connection to the bus', daemon.stderr.read())
-                finally:
-                    if daemon.poll() is None:
-                        daemon.kill()
-                        daemon.wait()
-                    daemon.stderr.close()
             finally:
                 if bus.poll() is None:
                     bus.kill()
@@ -345,30 +348,17 @@ class CommandLineTest(camerad_test.CameradTestCase):
             os.symlink('/etc', f'{tmp}/state/images/3000')
             with open(f'{tmp}/state/videos/1001', 'w') as f:
                 f.write('not a folder')
-            daemon = subprocess.Popen([CAMERAD_BIN, f'--address={self.address}',
-                                       f'--state-dir={tmp}/state', '--no-v4l2',
-                                       '--virtual-cameras=1'], stderr=subprocess.PIPE, text=True)
-            try:
-                log = []
-                line = daemon.stderr.readline()
-                while line and 'ready on' not in line:
-                    log.append(line)
-                    line = daemon.stderr.readline()
-                self.assertIn('ready on', line, ''.join(log))
-                self.assertIn('Skipping uid 1000', ''.join(log))
-                self.assertIn('Skipping uid 3000', ''.join(log))
-                self.assertIn('Skipping uid 1001', ''.join(log))
+            with self.own_daemon(self.address, f'{tmp}/state') as daemon:
+                log = self.read_until_ready(daemon)
+                self.assertIn('ready on', log)
+                for uid in (1000, 3000, 1001):
+                    self.assertIn(f'Skipping uid {uid}', log)
                 # Root's own processing session still works.
                 ips = self.bus.get_object(BUS_NAME, ROOT_PATH).GetImageProcessSession(
                     dbus_interface='org.camerad.Camera1.Manager')
                 self.assertEqual(str(ips), ROOT_PATH + '/image_process/0')
                 daemon.send_signal(signal.SIGTERM)
                 self.assertEqual(daemon.wait(timeout=20), 0)
-            finally:
-                if daemon.poll() is None:
-                    daemon.kill()
-                    daemon.wait()
-                daemon.stderr.close()
             self.assertTrue(os.path.islink(f'{tmp}/state/images/3000'))
 
     def test_missing_config_named_on_command_line(self):
