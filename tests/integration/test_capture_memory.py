@@ -69,6 +69,10 @@ class CaptureMemoryTest(camerad_test.CameradTestCase):
         # the daemon itself. RSS is only asserted without a wrapper or sanitizer.
         return self.daemon.pid
 
+    def call_timeout(self):
+        # A 1080p burst takes ~20× longer to store under valgrind; 40 of them queue up.
+        return 2400 if self.daemon.valgrind else 600
+
     def measure_rss(self):
         return not os.environ.get('CAMERAD_WRAPPER') and not sanitized(self.daemon_pid())
 
@@ -92,7 +96,7 @@ class CaptureMemoryTest(camerad_test.CameradTestCase):
         t0 = time.monotonic()
         for _ in range(N_CAPTURES):
             photo.Capture(settings, reply_handler=lambda i: replies.append(str(i)),
-                          error_handler=lambda e: errors.append(e), timeout=600)
+                          error_handler=lambda e: errors.append(e), timeout=self.call_timeout())
         peak_rss, peak_threads = 0, 0
 
         def all_answered():
@@ -151,11 +155,11 @@ class CaptureMemoryTest(camerad_test.CameradTestCase):
         for k in range(N_CAPTURES):
             photo.Capture(settings,
                           reply_handler=lambda i, k=k: replies.append((k, str(i))),
-                          error_handler=lambda e: errors.append(e), timeout=600)
+                          error_handler=lambda e: errors.append(e), timeout=self.call_timeout())
             camerad_test.pump(0.08)
             peak_threads = max(peak_threads, n_threads(pid))
             peak_rss = max(peak_rss, vm_rss_kb(pid))
-        session.Release(timeout=600)  # stops the camera while calls wait for the store
+        session.Release(timeout=self.call_timeout())  # stops the camera while calls wait for the store
         print(f'\n{N_CAPTURES} Capture(burst={BURST}) at 1080p, one per 80 ms: session running '
               f'RSS {running_rss / 1024:.1f} MB, peak {peak_rss / 1024:.1f} MB, '
               f'{peak_threads} threads (running: {running_threads})', file=sys.stderr)
@@ -192,8 +196,8 @@ class CaptureMemoryTest(camerad_test.CameradTestCase):
         for k in range(8):
             photo.Capture(settings,
                           reply_handler=lambda i, k=k: replies.append((k, str(i))),
-                          error_handler=lambda e: errors.append(e), timeout=600)
-        session.Release(timeout=600)
+                          error_handler=lambda e: errors.append(e), timeout=self.call_timeout())
+        session.Release(timeout=self.call_timeout())
         camerad_test.wait_until(lambda: len(replies) + len(errors) == 8, 120)
         self.assertEqual(errors, [], 'a waiting Capture was refused at release')
         self.assertEqual([k for k, _ in replies], list(range(8)))
@@ -212,7 +216,7 @@ class CaptureMemoryTest(camerad_test.CameradTestCase):
         replies, errors = [], []
         for _ in range(12):
             photo.Capture(settings, reply_handler=lambda i: replies.append(str(i)),
-                          error_handler=lambda e: errors.append(e), timeout=600)
+                          error_handler=lambda e: errors.append(e), timeout=self.call_timeout())
         camerad_test.pump(0.3)
         self.stop_daemon()
         camerad_test.wait_until(lambda: len(replies) + len(errors) == 12, 60)
@@ -237,7 +241,7 @@ class CaptureMemoryTest(camerad_test.CameradTestCase):
         session, photo = self.start_photo_session(1920, 1080, 'YUYV')
         time.sleep(1.5)
         settings = dbus.Dictionary({'burst': dbus.UInt32(BURST)}, signature='sv')
-        ids = [str(photo.Capture(settings, timeout=600)) for _ in range(10)]
+        ids = [str(photo.Capture(settings, timeout=self.call_timeout())) for _ in range(10)]
         self.assertEqual(len(set(ids)), 10)
         session.Release()
         camerad_test.pump(0.5)
