@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <linux/videodev2.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -18,6 +19,9 @@ int camera_device_new_internal(const struct camera_backend *backend, void *data,
         d->data = data;
         atomic_init(&d->connected, true);
         atomic_init(&d->error_reported, false);
+        atomic_init(&d->needs_pixels, false);
+        atomic_init(&d->delivered, 0);
+        atomic_init(&d->corrupt, 0);
         *ret = d;
         return 0;
 }
@@ -39,6 +43,32 @@ int camera_device_add_format(struct camera_device *d, uint32_t fourcc, unsigned 
         n[info->n_formats++] = (struct capture_format) { fourcc, width, height, max_fps };
         info->formats = n;
         return 0;
+}
+
+static int layout_rank(uint32_t fourcc) {
+        static const uint32_t order[] = {
+                V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUV420, V4L2_PIX_FMT_UYVY, V4L2_PIX_FMT_MJPEG,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(order); i++)
+                if (order[i] == fourcc)
+                        return (int) i;
+        return (int) ELEMENTSOF(order);
+}
+
+static int compare_formats(const void *a, const void *b) {
+        const struct capture_format *x = a, *y = b;
+        uint64_t ax = (uint64_t) x->width * x->height, ay = (uint64_t) y->width * y->height;
+
+        if (x->max_fps != y->max_fps)
+                return x->max_fps > y->max_fps ? -1 : 1;
+        if (ax != ay)
+                return ax > ay ? -1 : 1;
+        return layout_rank(x->fourcc) - layout_rank(y->fourcc);
+}
+
+void camera_device_sort_formats(struct camera_device *d) {
+        if (d->info.n_formats > 1)
+                qsort(d->info.formats, d->info.n_formats, sizeof *d->info.formats, compare_formats);
 }
 
 const struct camera_device_info *camera_device_get_info(const struct camera_device *d) {
@@ -98,11 +128,17 @@ int camera_device_start(struct camera_device *d, const struct capture_format *fm
         d->on_error = on_error;
         d->userdata = userdata;
         atomic_store(&d->error_reported, false);
+        atomic_store(&d->delivered, 0);
+        atomic_store(&d->corrupt, 0);
+        int r = camera_device_mjpeg_start(d, &resolved);
+        if (r < 0)
+                return r;
 
         /* Set before the thread runs, so an early error report is not overwritten. */
         bool was_connected = atomic_exchange(&d->connected, true);
-        int r = d->backend->start(d, &resolved);
+        r = d->backend->start(d, &resolved);
         if (r < 0) {
+                camera_device_mjpeg_stop(d);
                 if (r != -ENODEV && r != -ENOENT && r != -ENXIO)
                         atomic_store(&d->connected, was_connected);
                 else
@@ -117,6 +153,7 @@ void camera_device_stop(struct camera_device *d) {
         if (!d || !d->streaming)
                 return;
         d->backend->stop(d);
+        camera_device_mjpeg_stop(d);
         d->streaming = false;
 }
 

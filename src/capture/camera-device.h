@@ -27,17 +27,19 @@ struct camera_device_info {
 struct camera_device;
 struct v4l2_ops; /* capture/v4l2-ops.h: swappable kernel interface for tests */
 
-/* Called on the capture thread for every frame. The frame is borrowed: take a ref to keep
- * it. Must not block. */
+/* Called for every frame on the capture thread, or for MJPEG streams whose pixels are
+ * needed on the decode thread (around a camera_device_set_needs_pixels() change both may
+ * run for a moment). The frame is borrowed: take a ref to keep it. Must not block. */
 typedef void (*camera_frame_fn)(struct frame *f, void *userdata);
 /* Called on the capture thread at most once per start when streaming failed for good
  * (error is a negative errno, e.g. -ENODEV on unplug). The thread then ends by itself;
  * camera_device_stop() must still be called to join it. */
 typedef void (*camera_error_fn)(int error, const char *message, void *userdata);
 
-/* A built-in virtual camera "virtual:<index>" (capture/virtual-sensor.h): YUYV and NV12 at
- * 320x240, 640x480, 1280x720 and 1920x1080, up to 30 fps. Frame timestamps are the scene
- * times, so virtual_sensor_render_clean(frame->timestamp_us) gives a frame without noise. */
+/* A built-in virtual camera "virtual:<index>" (capture/virtual-sensor.h): YUYV, NV12, YU12,
+ * UYVY and MJPG (4:2:2 JPEGs without DHT, as UVC cameras send them) at 320x240 to 1920x1080
+ * up to 30 fps, 2560x1440 and 3840x2160 up to 15 fps. Frame timestamps are the scene times,
+ * so virtual_sensor_render_clean(frame->timestamp_us) gives a frame without noise. */
 int camera_device_new_virtual(unsigned index, struct camera_device **ret);
 
 /* Sensor noise of a virtual camera (default VIRTUAL_SENSOR_NOISE_SIGMA; 0 = clean frames).
@@ -53,6 +55,23 @@ const struct camera_device_info *camera_device_get_info(const struct camera_devi
 /* Whether the camera can deliver fourcc at width x height at fps (fps 0 = any). */
 bool camera_device_supports(const struct camera_device *d, uint32_t fourcc, unsigned width,
                             unsigned height, double fps);
+
+/* Whether an output needs pixels (preview, photo bursts). Only MJPEG streams care: with it
+ * every camera JPEG is decoded once, off the capture thread, and the outputs receive the
+ * decoded YUV420/YUV422P frame (its `compressed` is the JPEG); without it they receive the
+ * MJPEG frames themselves. Safe at any time, also while streaming; kept across starts. */
+void camera_device_set_needs_pixels(struct camera_device *d, bool needs);
+
+struct camera_stats {
+        uint64_t delivered;      /* frames handed to the callback (decoded ones included) */
+        uint64_t corrupt;        /* MJPEG frames dropped as truncated or corrupt */
+        uint64_t decode_dropped; /* MJPEG frames dropped because the decode queue was full */
+        uint64_t decoded;        /* MJPEG frames decoded */
+        uint64_t decode_cpu_ns;  /* CPU time the decode thread spent decoding */
+};
+
+/* Counters of the current (or last) stream; zeroed by camera_device_start(). */
+void camera_device_get_stats(struct camera_device *d, struct camera_stats *ret);
 
 /* False after an unplug or a fatal streaming error. */
 bool camera_device_is_connected(const struct camera_device *d);

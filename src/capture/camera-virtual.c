@@ -7,12 +7,19 @@
 #include "capture/camera-device-private.h"
 #include "capture/frame-pool.h"
 #include "capture/virtual-sensor.h"
+#include "media/jpeg-markers.h"
+#include "media/jpeg.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 
-/* The built-in camera: a virtual_sensor paced in real time on its own thread. */
+/* The built-in camera: a virtual_sensor paced in real time on its own thread. Its MJPG
+ * frames are made like a UVC camera's: the scene drawn as YUYV, encoded 4:2:2 and sent
+ * without Huffman tables. */
 
 #define VIRTUAL_MAX_FPS 30.0
+/* Above 1080p: the rate of common 4K webcams, and what one core can draw and encode. */
+#define VIRTUAL_MAX_FPS_LARGE 15.0
+#define VIRTUAL_MJPEG_QUALITY 85
 /* Sleep at most this long at once so Stop is prompt even at low frame rates. */
 #define STOP_CHECK_NS (50 * 1000 * 1000LL)
 
@@ -21,12 +28,16 @@ struct virtual_camera {
         struct capture_format fmt;
         struct virtual_sensor *sensor;
         struct frame_pool *pool;
+        /* MJPG only: the drawn picture and its JPEG before the DHT goes. */
+        struct frame *raw;
+        struct jpeg_encoder *encoder;
+        struct jpeg_buffer jpeg;
         pthread_t thread;
         atomic_bool stop;
 };
 
 static const unsigned virtual_sizes[][2] = {
-        { 320, 240 }, { 640, 480 }, { 1280, 720 }, { 1920, 1080 },
+        { 320, 240 }, { 640, 480 }, { 1280, 720 }, { 1920, 1080 }, { 2560, 1440 }, { 3840, 2160 },
 };
 
 static int64_t timespec_ns(const struct timespec *ts) {
@@ -57,6 +68,22 @@ static bool sleep_until(struct virtual_camera *v, int64_t deadline) {
         }
 }
 
+/* MJPG: draws the scene for f's time, encodes it, and leaves the JPEG without DHT in f. */
+static int encode_frame(struct virtual_camera *v, struct frame *f) {
+        virtual_sensor_render(v->sensor, f->timestamp_us, v->raw->data);
+        int r = jpeg_encode_yuyv(v->encoder, v->raw->data, f->width, f->height, v->raw->stride,
+                                 VIRTUAL_MJPEG_QUALITY, &v->jpeg);
+        if (r < 0)
+                return r;
+        if (v->jpeg.size > frame_size_for(V4L2_PIX_FMT_MJPEG, f->width, f->height))
+                return -E2BIG;
+        long n = jpeg_strip_dht(v->jpeg.data, v->jpeg.size, f->data);
+        if (n < 0)
+                return (int) n;
+        f->size = (size_t) n;
+        return 0;
+}
+
 static void *virtual_thread(void *userdata) {
         struct camera_device *d = userdata;
         struct virtual_camera *v = d->data;
@@ -74,7 +101,15 @@ static void *virtual_thread(void *userdata) {
                  * so the clean picture of this frame can be made again from it. */
                 f->timestamp_us = (uint64_t) (next / 1000);
                 f->sequence = sequence++;
-                virtual_sensor_render(v->sensor, f->timestamp_us, f->data);
+                if (v->raw) {
+                        int r = encode_frame(v, f);
+                        if (r < 0) {
+                                frame_unref(f);
+                                camera_device_report_error(d, r, "encoding a frame failed");
+                                break;
+                        }
+                } else
+                        virtual_sensor_render(v->sensor, f->timestamp_us, f->data);
                 camera_device_deliver(d, f);
                 frame_unref(f);
 
@@ -88,13 +123,27 @@ static void *virtual_thread(void *userdata) {
         return NULL;
 }
 
+static void free_encoding(struct virtual_camera *v) {
+        v->raw = frame_unref(v->raw);
+        v->encoder = jpeg_encoder_free(v->encoder);
+        jpeg_buffer_done(&v->jpeg);
+}
+
 static int virtual_start(struct camera_device *d, const struct capture_format *fmt) {
         struct virtual_camera *v = d->data;
         int r;
 
-        r = virtual_sensor_new(fmt->fourcc, fmt->width, fmt->height, v->noise_sigma, &v->sensor);
+        bool mjpeg = fmt->fourcc == V4L2_PIX_FMT_MJPEG;
+        r = virtual_sensor_new(mjpeg ? V4L2_PIX_FMT_YUYV : fmt->fourcc, fmt->width, fmt->height,
+                               v->noise_sigma, &v->sensor);
         if (r < 0)
                 return r;
+        if (mjpeg) {
+                v->raw = frame_new(V4L2_PIX_FMT_YUYV, fmt->width, fmt->height);
+                r = v->raw ? jpeg_encoder_new(&v->encoder) : -ENOMEM;
+                if (r < 0)
+                        goto fail;
+        }
         /* Enough idle frames for a full photo ring plus what outputs hold in flight. */
         r = frame_pool_new(fmt->fourcc, fmt->width, fmt->height, 24, &v->pool);
         if (r < 0)
@@ -109,6 +158,7 @@ static int virtual_start(struct camera_device *d, const struct capture_format *f
 
 fail:
         frame_pool_free(TAKE_PTR(v->pool));
+        free_encoding(v);
         v->sensor = virtual_sensor_free(v->sensor);
         return r;
 }
@@ -119,6 +169,7 @@ static void virtual_stop(struct camera_device *d) {
         atomic_store(&v->stop, true);
         pthread_join(v->thread, NULL);
         frame_pool_free(TAKE_PTR(v->pool));
+        free_encoding(v);
         v->sensor = virtual_sensor_free(v->sensor);
 }
 
@@ -160,14 +211,20 @@ int camera_device_new_virtual(unsigned index, struct camera_device **ret) {
         if (!d->info.driver || !d->info.device_path)
                 return -ENOMEM;
 
-        static const uint32_t fourccs[] = { V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_NV12 };
+        static const uint32_t fourccs[] = {
+                V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUV420, V4L2_PIX_FMT_UYVY,
+                V4L2_PIX_FMT_MJPEG,
+        };
         for (size_t i = 0; i < ELEMENTSOF(fourccs); i++)
                 for (size_t j = 0; j < ELEMENTSOF(virtual_sizes); j++) {
-                        r = camera_device_add_format(d, fourccs[i], virtual_sizes[j][0],
-                                                     virtual_sizes[j][1], VIRTUAL_MAX_FPS);
+                        unsigned w = virtual_sizes[j][0], h = virtual_sizes[j][1];
+                        r = camera_device_add_format(d, fourccs[i], w, h,
+                                                     w * h > 1920 * 1080 ? VIRTUAL_MAX_FPS_LARGE
+                                                                         : VIRTUAL_MAX_FPS);
                         if (r < 0)
                                 return r;
                 }
+        camera_device_sort_formats(d);
 
         *ret = TAKE_PTR(d);
         return 0;

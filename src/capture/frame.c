@@ -13,11 +13,34 @@ size_t frame_size_for(uint32_t fourcc, unsigned width, unsigned height) {
                 return 0;
         switch (fourcc) {
         case V4L2_PIX_FMT_YUYV:
+        case V4L2_PIX_FMT_UYVY:
+        case V4L2_PIX_FMT_YUV422P:
                 return (size_t) width * height * 2;
         case V4L2_PIX_FMT_NV12:
+        case V4L2_PIX_FMT_YUV420:
                 return (size_t) width * height * 3 / 2;
+        case V4L2_PIX_FMT_MJPEG:
+                /* Room for a 4:2:2 JPEG at quality 100 of pure noise (TurboJPEG's worst case
+                 * is about this); UVC drivers size their buffers at width x height x 2. */
+                return (size_t) width * height * 3 + 65536;
         default:
                 return 0;
+        }
+}
+
+bool frame_fourcc_known(uint32_t fourcc) {
+        return frame_size_for(fourcc, 2, 2) > 0;
+}
+
+static unsigned first_plane_stride(uint32_t fourcc, unsigned width) {
+        switch (fourcc) {
+        case V4L2_PIX_FMT_YUYV:
+        case V4L2_PIX_FMT_UYVY:
+                return width * 2;
+        case V4L2_PIX_FMT_MJPEG:
+                return 0;
+        default:
+                return width;
         }
 }
 
@@ -36,7 +59,7 @@ struct frame *frame_new(uint32_t fourcc, unsigned width, unsigned height) {
                 .fourcc = fourcc,
                 .width = width,
                 .height = height,
-                .stride = fourcc == V4L2_PIX_FMT_YUYV ? width * 2 : width,
+                .stride = first_plane_stride(fourcc, width),
                 .data = (uint8_t *) mem + header,
                 .size = size,
         };
@@ -56,6 +79,7 @@ struct frame *frame_unref(struct frame *f) {
         /* acq_rel: the last owner must see every write the other owners made. */
         if (atomic_fetch_sub_explicit(&f->n_ref, 1, memory_order_acq_rel) != 1)
                 return NULL;
+        f->compressed = frame_unref(f->compressed);
         if (f->release)
                 f->release(f);
         else

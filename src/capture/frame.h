@@ -1,22 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <linux/videodev2.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* One captured picture, shared by reference between the capture thread and the outputs.
- * Pixel layouts (V4L2 fourccs): YUYV packed 4:2:2, NV12 = Y plane then interleaved CbCr.
- * Frames are immutable once pushed; whoever keeps one past a callback takes a ref. */
+ * Pixel layouts (V4L2 fourccs), rows tightly packed:
+ *   YUYV, UYVY  packed 4:2:2 (Y0 Cb Y1 Cr / Cb Y0 Cr Y1)
+ *   NV12        Y plane, then interleaved CbCr (4:2:0)
+ *   YUV420      "YU12": Y, Cb, Cr planes (4:2:0)
+ *   YUV422P     "422P": Y, Cb, Cr planes (4:2:2), what 4:2:2 MJPEG decodes to
+ *   MJPEG       the camera's JPEG bytes; size = bytes used, data holds up to
+ *               frame_size_for() bytes
+ * A frame decoded from a camera JPEG (YUV420/YUV422P) keeps a ref to that JPEG in
+ * `compressed`, so recorders write the camera's bytes and the photo proxy is the camera's
+ * own picture. Frames are immutable once pushed; whoever keeps one past a callback takes a
+ * ref. */
 struct frame {
         atomic_int n_ref;
-        uint32_t fourcc;       /* V4L2_PIX_FMT_YUYV or V4L2_PIX_FMT_NV12 */
+        uint32_t fourcc;       /* one of the layouts above */
         unsigned width, height;
-        unsigned stride;       /* bytes per line of the first plane */
+        unsigned stride;       /* bytes per line of the first plane; 0 for MJPEG */
         uint8_t *data;
         size_t size;           /* bytes used in data */
         uint64_t sequence;     /* counts from 0 at Start */
         uint64_t timestamp_us; /* CLOCK_MONOTONIC */
+        struct frame *compressed; /* the MJPEG frame this one was decoded from, or NULL;
+                                     unref'd with this frame */
 
         /* When set, called instead of free() as the last ref goes (frame pools recycle
          * frames this way). Only frame_new()/frame_pool set these. */
@@ -24,8 +37,18 @@ struct frame {
         void *release_data;
 };
 
-/* Bytes a tightly packed frame needs; 0 for an unknown fourcc or odd sizes. */
+/* Bytes a tightly packed frame needs (for MJPEG: the most a frame may use); 0 for an
+ * unknown fourcc or odd sizes. */
 size_t frame_size_for(uint32_t fourcc, unsigned width, unsigned height);
+
+/* Whether fourcc is one of the layouts above. */
+bool frame_fourcc_known(uint32_t fourcc);
+
+/* The compressed frame behind f: f itself when it is MJPEG, else f->compressed (NULL for
+ * frames captured raw). */
+static inline const struct frame *frame_jpeg(const struct frame *f) {
+        return f->fourcc == V4L2_PIX_FMT_MJPEG ? f : f->compressed;
+}
 
 /* A new frame with n_ref 1 and tightly packed, uninitialised data. NULL on OOM/bad args. */
 struct frame *frame_new(uint32_t fourcc, unsigned width, unsigned height);

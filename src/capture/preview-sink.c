@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <linux/videodev2.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -27,13 +28,16 @@ struct chunk {
 
 struct client {
         int fd;
+        bool awaiting_header; /* MJPEG stream whose layout is not known yet */
         struct chunk *inflight; /* NULL: idle, ready for the next frame */
         size_t offset;
 };
 
 struct preview_sink {
-        uint32_t fourcc;
+        uint32_t fourcc; /* MJPEG: decoded frames, 4:2:0 or 4:2:2 as the camera's JPEGs are */
         unsigned width, height;
+        unsigned fps_num, fps_den;
+        size_t sndbuf_bytes;
         struct frame_decimator decimator; /* capture thread only */
 
         pthread_t thread;
@@ -50,6 +54,7 @@ struct preview_sink {
         atomic_uint_fast64_t dropped;
 
         /* Sink thread only. */
+        uint32_t layout; /* the frames' fourcc; for MJPEG set by the first frame */
         struct chunk *header;
         struct chunk *spare; /* a frame chunk nobody uses any more, for reuse */
         size_t frame_bytes;
@@ -130,8 +135,39 @@ static struct chunk *serialize(struct preview_sink *s, struct frame *f) {
         return c;
 }
 
+/* Sink thread: an MJPEG stream learns its layout from its first decoded frame and sends the
+ * header to the clients that came before it. false when f cannot be sent. */
+static bool ensure_header(struct preview_sink *s, struct frame *f) {
+        char text[Y4M_HEADER_MAX];
+
+        if (s->header)
+                return f->fourcc == s->layout;
+        int n = y4m_stream_header(f->fourcc, s->width, s->height, s->fps_num, s->fps_den, text, sizeof text);
+        if (n < 0)
+                return false;
+        s->header = chunk_new((size_t) n);
+        if (!s->header)
+                return false;
+        memcpy(s->header->data, text, (size_t) n);
+        s->layout = f->fourcc;
+        s->frame_bytes = y4m_frame_size(f->fourcc, s->width, s->height);
+        for (unsigned i = 0; i < s->n_active;) {
+                struct client *c = &s->clients[i];
+                c->awaiting_header = false;
+                c->inflight = s->header;
+                s->header->n_ref++;
+                if (client_flush(s, c))
+                        i++;
+                else
+                        client_drop(s, i);
+        }
+        return true;
+}
+
 static void distribute(struct preview_sink *s, struct frame *f) {
         bool anyone_idle = false;
+        if (!ensure_header(s, f))
+                return;
         for (unsigned i = 0; i < s->n_active; i++)
                 anyone_idle = anyone_idle || !s->clients[i].inflight;
         if (!anyone_idle) { /* do not serialize a frame nobody can take */
@@ -162,7 +198,9 @@ static void distribute(struct preview_sink *s, struct frame *f) {
 static void adopt_clients(struct preview_sink *s, const int *fds, unsigned n) {
         for (unsigned i = 0; i < n; i++) {
                 struct client *c = &s->clients[s->n_active++];
-                *c = (struct client) { .fd = fds[i], .inflight = s->header };
+                *c = (struct client) { .fd = fds[i], .inflight = s->header, .awaiting_header = !s->header };
+                if (!s->header)
+                        continue; /* sent with the first frame */
                 s->header->n_ref++;
                 if (!client_flush(s, c))
                         client_drop(s, s->n_active - 1);
@@ -236,7 +274,10 @@ int preview_sink_new(uint32_t fourcc, unsigned width, unsigned height, double fp
                 fps_num = (unsigned) lround(fps * 1000);
                 fps_den = 1000;
         }
-        int n = y4m_stream_header(fourcc, width, height, fps_num, fps_den, header, sizeof header);
+        /* MJPEG: the header waits for the first frame; 4:2:2 is the larger layout. */
+        bool mjpeg = fourcc == V4L2_PIX_FMT_MJPEG;
+        uint32_t layout = mjpeg ? V4L2_PIX_FMT_YUV422P : fourcc;
+        int n = y4m_stream_header(layout, width, height, fps_num, fps_den, header, sizeof header);
         if (n < 0)
                 return n;
 
@@ -246,22 +287,27 @@ int preview_sink_new(uint32_t fourcc, unsigned width, unsigned height, double fp
         s->fourcc = fourcc;
         s->width = width;
         s->height = height;
+        s->fps_num = fps_num;
+        s->fps_den = fps_den;
         frame_decimator_init(&s->decimator, (double) fps_num / fps_den);
-        s->frame_bytes = y4m_frame_size(fourcc, width, height);
+        s->sndbuf_bytes = y4m_frame_size(layout, width, height);
+        s->layout = mjpeg ? 0 : fourcc;
+        s->frame_bytes = mjpeg ? 0 : s->sndbuf_bytes;
         pthread_mutex_init(&s->lock, NULL);
         atomic_init(&s->n_clients, 0);
         atomic_init(&s->dropped, 0);
-        s->header = chunk_new((size_t) n);
+        s->header = mjpeg ? NULL : chunk_new((size_t) n);
         s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (!s->header || s->wake_fd < 0) {
-                int r = s->header ? negative_errno() : -ENOMEM;
+        if ((!mjpeg && !s->header) || s->wake_fd < 0) {
+                int r = s->wake_fd < 0 ? negative_errno() : -ENOMEM;
                 safe_close(s->wake_fd);
                 free(s->header);
                 pthread_mutex_destroy(&s->lock);
                 free(s);
                 return r;
         }
-        memcpy(s->header->data, header, (size_t) n);
+        if (s->header)
+                memcpy(s->header->data, header, (size_t) n);
 
         int r = -pthread_create(&s->thread, NULL, sink_thread, s);
         if (r < 0) {
@@ -307,7 +353,7 @@ int preview_sink_open_stream(struct preview_sink *s) {
 
         /* Room for about two frames so a reader that keeps up never loses one. Above
          * wmem_max only with CAP_NET_ADMIN (SO_SNDBUFFORCE); otherwise the kernel caps it. */
-        int size = (int) MIN(s->frame_bytes * 2, (size_t) 64 << 20);
+        int size = (int) MIN(s->sndbuf_bytes * 2, (size_t) 64 << 20);
         if (setsockopt(pair[1], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
                 (void) setsockopt(pair[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
 
@@ -326,7 +372,8 @@ int preview_sink_open_stream(struct preview_sink *s) {
 }
 
 void preview_sink_push(struct preview_sink *s, struct frame *f) {
-        if (f->fourcc != s->fourcc || f->width != s->width || f->height != s->height)
+        bool fits = s->fourcc == V4L2_PIX_FMT_MJPEG ? f->compressed != NULL : f->fourcc == s->fourcc;
+        if (!fits || f->width != s->width || f->height != s->height)
                 return;
         if (atomic_load_explicit(&s->n_clients, memory_order_relaxed) == 0)
                 return;

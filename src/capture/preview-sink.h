@@ -5,7 +5,8 @@
 
 #include "capture/frame.h"
 
-/* Preview streams: YUV4MPEG2 (media/y4m.h; C420jpeg from NV12, C422 from YUYV) over
+/* Preview streams: YUV4MPEG2 (media/y4m.h; C420jpeg from NV12/YU12, C422 from YUYV/UYVY)
+ * over
  * AF_UNIX stream sockets, several readers at once. The capture thread only swaps in the
  * newest frame and wakes the sink's own thread, which serializes each frame once and
  * writes it to every client without blocking. A client still sending the previous frame
@@ -14,7 +15,9 @@
 
 struct preview_sink;
 
-/* fourcc/size: the frames that will be pushed; fps: the stream's rate (frames are
+/* fourcc/size: the frames that will be pushed (MJPEG: the decoded frames of an MJPEG
+ * stream, C422 or C420jpeg as the camera's JPEGs are; the header goes out with the first
+ * frame); fps: the stream's rate (frames are
  * decimated to it by timestamp; the Y4M header announces it). */
 int preview_sink_new(uint32_t fourcc, unsigned width, unsigned height, double fps,
                      struct preview_sink **ret);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "capture/frame-codec.h"
 #include "capture/frame-decimator.h"
 #include "capture/recorder.h"
 #include "media/avi-writer.h"
@@ -39,7 +40,7 @@ struct recorder {
 
         /* Encoder thread only (read after the join). */
         uint64_t first_us, last_us;
-        uint64_t encode_cpu_ns;
+        uint64_t encode_cpu_ns, frame_cpu_ns;
 };
 
 /* Whole rates stay exact (30/1), others to a thousandth (29.97 → 29970/1000). */
@@ -61,18 +62,40 @@ static uint64_t thread_cpu_ns(void) {
 
 static int encode_and_write(struct recorder *r, const struct frame *f) {
         uint64_t t0 = thread_cpu_ns();
+        const struct frame *camera_jpeg = frame_jpeg(f);
+        const uint8_t *data;
+        size_t size;
         int q;
-        if (f->fourcc == V4L2_PIX_FMT_NV12)
-                q = jpeg_encode_nv12(r->encoder, f->data, f->width, f->height, f->stride, r->quality, &r->jpeg);
-        else
-                q = jpeg_encode_yuyv(r->encoder, f->data, f->width, f->height, f->stride, r->quality, &r->jpeg);
-        r->encode_cpu_ns += thread_cpu_ns() - t0;
-        if (q < 0)
-                return log_debug_errno(q, "Recording: JPEG encoding failed: %s", jpeg_encoder_error(r->encoder));
-        q = avi_writer_add_frame(r->writer, r->jpeg.data, r->jpeg.size);
+
+        if (camera_jpeg) {
+                /* The camera's JPEG as it came: no re-encode. MJPEG AVI frames without DHT
+                 * are the OpenDML convention, which players follow. */
+                data = camera_jpeg->data;
+                size = camera_jpeg->size;
+        } else {
+                q = frame_encode_jpeg(r->encoder, f, r->quality, &r->jpeg);
+                r->encode_cpu_ns += thread_cpu_ns() - t0;
+                if (q < 0)
+                        return log_debug_errno(q, "Recording: JPEG encoding failed: %s",
+                                               jpeg_encoder_error(r->encoder));
+                data = r->jpeg.data;
+                size = r->jpeg.size;
+        }
+        q = avi_writer_add_frame(r->writer, data, size);
+        r->frame_cpu_ns += thread_cpu_ns() - t0;
         if (q < 0)
                 return log_debug_errno(q, "Recording: writing a frame failed: %m");
         return 0;
+}
+
+/* Frames of the recording's format and size: the layout itself, or for an MJPEG recording
+ * any frame that carries a camera JPEG (decoded frames keep theirs). */
+static bool frame_fits(const struct recorder *r, const struct frame *f) {
+        if (f->width != r->width || f->height != r->height)
+                return false;
+        if (r->fourcc == V4L2_PIX_FMT_MJPEG)
+                return frame_jpeg(f) != NULL;
+        return f->fourcc == r->fourcc;
 }
 
 static void *encoder_thread(void *userdata) {
@@ -175,7 +198,7 @@ int recorder_start(int fd, uint32_t fourcc, unsigned width, unsigned height, dou
 }
 
 void recorder_push(struct recorder *r, struct frame *f) {
-        if (f->fourcc != r->fourcc || f->width != r->width || f->height != r->height)
+        if (!frame_fits(r, f))
                 return;
         if (!frame_decimator_take(&r->decimator, f->timestamp_us))
                 return;
@@ -205,6 +228,7 @@ int recorder_stop(struct recorder *r, struct recorder_stats *ret) {
                 .dropped = atomic_load(&r->dropped),
                 .fps = r->profile_fps,
                 .encode_cpu_us = r->encode_cpu_ns / 1000,
+                .frame_cpu_us = r->frame_cpu_ns / 1000,
         };
         if (st.frames >= 2 && r->last_us > r->first_us) {
                 double interval = (double) (r->last_us - r->first_us) / (double) (st.frames - 1);

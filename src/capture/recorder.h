@@ -5,9 +5,11 @@
 
 #include "capture/frame.h"
 
-/* Video recording: Motion-JPEG AVI (media/avi-writer.h) written to a client's file. Frames
- * are JPEG-encoded from their YUV planes (media/jpeg.h, never through RGB) on the
- * recorder's own thread behind a bounded queue: the capture thread only queues a ref, and
+/* Video recording: Motion-JPEG AVI (media/avi-writer.h) written to a client's file. Raw
+ * frames are JPEG-encoded from their YUV planes (media/jpeg.h, never through RGB); an MJPEG
+ * recording writes the camera's own JPEG bytes unchanged (of MJPEG frames, or the
+ * `compressed` source of decoded ones). Both on the recorder's own thread behind a bounded
+ * queue: the capture thread only queues a ref, and
  * when the queue is full the frame is dropped and counted. The frame rate in the headers
  * is the one measured from the frames' timestamps. */
 
@@ -26,6 +28,8 @@ struct recorder_stats {
         uint64_t duration_us; /* frames × the mean frame interval */
         double fps;           /* measured; the profile's rate while fewer than 2 frames */
         uint64_t encode_cpu_us; /* encoder thread CPU time spent in JPEG encoding */
+        uint64_t frame_cpu_us;  /* encoder thread CPU time per frame written, all of it
+                                   (encoding or passing through, and writing) */
 };
 
 struct recorder;

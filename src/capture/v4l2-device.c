@@ -8,12 +8,17 @@
 #include "shared/log.h"
 #include "shared/macro.h"
 
-/* Probing: which of YUYV/NV12 the device gives (natively, else through libv4l2's
- * conversion), at which sizes and frame rates. */
+/* Probing: which of the formats the engine takes the device gives natively (streamed as
+ * they come), which only through libv4l2's conversion (listed only for sizes no native
+ * format has), at which sizes and frame rates. */
+
+const uint32_t v4l2_taken_fourccs[V4L2_N_TAKEN] = {
+        V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUV420, V4L2_PIX_FMT_UYVY, V4L2_PIX_FMT_MJPEG,
+};
 
 /* Sizes picked from stepwise/continuous ranges, and tried when a device cannot enumerate. */
 static const unsigned standard_sizes[][2] = {
-        { 320, 240 }, { 640, 480 }, { 1280, 720 }, { 1920, 1080 },
+        { 320, 240 }, { 640, 480 }, { 1280, 720 }, { 1920, 1080 }, { 2560, 1440 }, { 3840, 2160 },
 };
 
 /* Used when a device cannot enumerate frame intervals; S_PARM then asks for the rate and
@@ -49,9 +54,20 @@ static bool size_ok(unsigned w, unsigned h) {
         return frame_size_for(V4L2_PIX_FMT_NV12, w, h) > 0;
 }
 
+static bool size_listed(const struct camera_device *d, unsigned w, unsigned h) {
+        for (size_t i = 0; i < d->info.n_formats; i++)
+                if (d->info.formats[i].width == w && d->info.formats[i].height == h)
+                        return true;
+        return false;
+}
+
 static int add_size(struct camera_device *d, int fd, uint32_t fourcc, unsigned w, unsigned h) {
         struct v4l2_camera *c = d->data;
         if (!size_ok(w, h))
+                return 0;
+        /* Converting costs libv4l2 a pass over every frame on our capture thread: only
+         * where nothing native fits. */
+        if (c->probing_emulated && size_listed(d, w, h))
                 return 0;
         return camera_device_add_format(d, fourcc, w, h, probe_max_fps(c->ops, fd, fourcc, w, h));
 }
@@ -110,10 +126,17 @@ static int probe_sizes(struct camera_device *d, int fd, uint32_t fourcc) {
         return 0;
 }
 
+static int taken_index(uint32_t fourcc) {
+        for (int i = 0; i < V4L2_N_TAKEN; i++)
+                if (v4l2_taken_fourccs[i] == fourcc)
+                        return i;
+        return -1;
+}
+
 static int probe(struct camera_device *d, int fd) {
         struct v4l2_camera *c = d->data;
         struct v4l2_capability cap = {};
-        bool native_yuyv = false, native_nv12 = false, emulated_yuyv = false, emulated_nv12 = false;
+        bool native[V4L2_N_TAKEN] = {}, emulated[V4L2_N_TAKEN] = {};
         int r;
 
         r = xioctl(c->ops, fd, VIDIOC_QUERYCAP, &cap);
@@ -127,26 +150,32 @@ static int probe(struct camera_device *d, int fd) {
                 struct v4l2_fmtdesc fd_desc = { .index = i, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
                 if (xioctl(c->ops, fd, VIDIOC_ENUM_FMT, &fd_desc) < 0)
                         break;
-                bool emulated = fd_desc.flags & V4L2_FMT_FLAG_EMULATED;
-                if (fd_desc.pixelformat == V4L2_PIX_FMT_YUYV)
-                        *(emulated ? &emulated_yuyv : &native_yuyv) = true;
-                else if (fd_desc.pixelformat == V4L2_PIX_FMT_NV12)
-                        *(emulated ? &emulated_nv12 : &native_nv12) = true;
+                int k = taken_index(fd_desc.pixelformat);
+                if (k >= 0)
+                        *(fd_desc.flags & V4L2_FMT_FLAG_EMULATED ? &emulated[k] : &native[k]) = true;
         }
 
-        /* Native first; libv4l2's conversion only where the device lacks the format. */
-        if (native_yuyv || emulated_yuyv) {
-                r = probe_sizes(d, fd, V4L2_PIX_FMT_YUYV);
-                if (r < 0)
-                        return r;
-        }
-        if (native_nv12 || emulated_nv12) {
-                r = probe_sizes(d, fd, V4L2_PIX_FMT_NV12);
-                if (r < 0)
-                        return r;
-        }
+        /* Native first; libv4l2's conversion only for what they leave out. */
+        for (int k = 0; k < V4L2_N_TAKEN; k++)
+                if (native[k]) {
+                        r = probe_sizes(d, fd, v4l2_taken_fourccs[k]);
+                        if (r < 0)
+                                return r;
+                }
+        c->probing_emulated = true;
+        for (int k = 0; k < V4L2_N_TAKEN; k++)
+                if (emulated[k] && !native[k]) {
+                        size_t before = d->info.n_formats;
+                        r = probe_sizes(d, fd, v4l2_taken_fourccs[k]);
+                        if (r < 0)
+                                return r;
+                        if (d->info.n_formats > before)
+                                c->emulated[c->n_emulated++] = v4l2_taken_fourccs[k];
+                }
+        c->probing_emulated = false;
         if (d->info.n_formats == 0)
-                return -ENOTSUP; /* nothing we can deliver (e.g. MJPEG-only) */
+                return -ENOTSUP; /* nothing we can deliver (e.g. only Bayer without libv4l2) */
+        camera_device_sort_formats(d);
 
         char card[sizeof cap.card + 1] = {}, driver[sizeof cap.driver + 1] = {},
              bus_info[sizeof cap.bus_info + 1] = {};
@@ -165,9 +194,8 @@ static int probe(struct camera_device *d, int fd) {
         if (!d->info.name || !d->info.driver || !d->info.device_path)
                 return -ENOMEM;
 
-        log_debug("%s: %s (%s), %zu formats, YUYV %s, NV12 %s", c->devnode, card, driver,
-                  d->info.n_formats, native_yuyv ? "native" : emulated_yuyv ? "converted" : "no",
-                  native_nv12 ? "native" : emulated_nv12 ? "converted" : "no");
+        log_debug("%s: %s (%s), %zu formats, %u of them converted by libv4l2", c->devnode, card,
+                  driver, d->info.n_formats, c->n_emulated);
         return 0;
 }
 

@@ -22,14 +22,23 @@ struct v4l2_mapping {
         size_t length;
 };
 
+/* The fourccs the engine takes from a device, in order of preference. */
+#define V4L2_N_TAKEN 5
+extern const uint32_t v4l2_taken_fourccs[V4L2_N_TAKEN];
+
 struct v4l2_camera {
         const struct v4l2_ops *ops;
         char *devnode;
+        /* Fourccs listed only through libv4l2's conversion (streamed through ops->open). */
+        uint32_t emulated[V4L2_N_TAKEN];
+        unsigned n_emulated;
+        bool probing_emulated;
 
         /* Streaming state, valid between start and stop. */
         struct capture_format fmt;
         int fd;
         unsigned bytesperline;
+        bool native; /* streamed through ops->open_native */
         struct v4l2_mapping buffers[V4L2_MAX_BUFFERS];
         unsigned n_buffers;
         bool streaming;

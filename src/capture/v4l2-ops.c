@@ -21,6 +21,10 @@ static int libv4l2_open(const char *path) {
         return r;
 }
 
+static int plain_open(const char *path) {
+        return open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+}
+
 static int libv4l2_ioctl(int fd, unsigned long request, void *arg) {
         return v4l2_ioctl(fd, request, arg);
 }
@@ -35,6 +39,7 @@ static int libv4l2_poll(struct pollfd *fds, nfds_t n, int timeout_ms) {
 
 const struct v4l2_ops v4l2_ops_libv4l2 = {
         .open = libv4l2_open,
+        .open_native = plain_open,
         .close = v4l2_close,
         .ioctl = libv4l2_ioctl,
         .mmap = libv4l2_mmap,

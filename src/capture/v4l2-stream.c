@@ -49,26 +49,68 @@ static uint64_t buffer_timestamp_us(const struct v4l2_buffer *b) {
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
-/* Bytes a buffer must hold for the frame's last row to be complete. */
+static bool is_packed_422(uint32_t fourcc) {
+        return fourcc == V4L2_PIX_FMT_YUYV || fourcc == V4L2_PIX_FMT_UYVY;
+}
+
+/* Bytes a buffer must hold for the frame's last row to be complete (raw layouts). */
 static size_t needed_bytes(const struct v4l2_camera *c) {
         size_t bpl = c->bytesperline, w = c->fmt.width, h = c->fmt.height;
-        if (c->fmt.fourcc == V4L2_PIX_FMT_YUYV)
+        if (is_packed_422(c->fmt.fourcc))
                 return bpl * (h - 1) + w * 2;
+        if (c->fmt.fourcc == V4L2_PIX_FMT_YUV420) /* Cb and Cr: h/2 rows each of bpl/2 */
+                return bpl * h + bpl / 2 * (h - 1) + w / 2;
         return bpl * h + bpl * (h / 2 - 1) + w;
+}
+
+/* Copies rows of row bytes from src (pitch bpl) to dst (tightly packed). */
+static uint8_t *copy_rows(uint8_t *dst, const uint8_t *src, size_t bpl, size_t row, size_t rows) {
+        if (bpl == row)
+                memcpy(dst, src, row * rows);
+        else
+                for (size_t y = 0; y < rows; y++)
+                        memcpy(dst + y * row, src + y * bpl, row);
+        return dst + row * rows;
 }
 
 /* Copies a driver buffer into f, dropping any row padding so frames are tightly packed. */
 static void copy_buffer(const struct v4l2_camera *c, const uint8_t *src, struct frame *f) {
         size_t bpl = c->bytesperline, w = c->fmt.width, h = c->fmt.height;
-        size_t row = c->fmt.fourcc == V4L2_PIX_FMT_YUYV ? w * 2 : w;
-        size_t rows = c->fmt.fourcc == V4L2_PIX_FMT_YUYV ? h : h + h / 2;
 
-        if (bpl == row) {
-                memcpy(f->data, src, row * rows);
-                return;
+        if (is_packed_422(c->fmt.fourcc))
+                copy_rows(f->data, src, bpl, w * 2, h);
+        else if (c->fmt.fourcc == V4L2_PIX_FMT_YUV420) {
+                uint8_t *p = copy_rows(f->data, src, bpl, w, h);
+                p = copy_rows(p, src + bpl * h, bpl / 2, w / 2, h / 2);
+                copy_rows(p, src + bpl * h + bpl / 2 * (h / 2), bpl / 2, w / 2, h / 2);
+        } else
+                copy_rows(f->data, src, bpl, w, h + h / 2);
+}
+
+/* A frame of the driver buffer, or NULL when the buffer is not usable (counted as skipped). */
+static struct frame *take_buffer(struct v4l2_camera *c, const struct v4l2_buffer *b) {
+        const struct v4l2_mapping *m = &c->buffers[b->index];
+        struct frame *f;
+
+        if (c->fmt.fourcc == V4L2_PIX_FMT_MJPEG) {
+                /* Compressed: bytesused varies per frame and must be there. */
+                size_t capacity = frame_size_for(V4L2_PIX_FMT_MJPEG, c->fmt.width, c->fmt.height);
+                if (b->bytesused == 0 || b->bytesused > m->length || b->bytesused > capacity)
+                        return NULL;
+                f = frame_pool_get(c->pool);
+                if (f) {
+                        memcpy(f->data, m->start, b->bytesused);
+                        f->size = b->bytesused;
+                }
+                return f;
         }
-        for (size_t y = 0; y < rows; y++)
-                memcpy(f->data + y * row, src + y * bpl, row);
+        size_t used = b->bytesused ?: m->length;
+        if (used < needed_bytes(c) || m->length < needed_bytes(c))
+                return NULL;
+        f = frame_pool_get(c->pool);
+        if (f)
+                copy_buffer(c, m->start, f);
+        return f;
 }
 
 enum step_result { STEP_AGAIN, STEP_STOP, STEP_FATAL };
@@ -92,18 +134,14 @@ static enum step_result dequeue_one(struct camera_device *d, uint64_t *sequence,
         }
 
         struct frame *f = NULL;
-        size_t used = b.bytesused ?: c->buffers[b.index].length;
-        if (!(b.flags & V4L2_BUF_FLAG_ERROR) && used >= needed_bytes(c) &&
-            c->buffers[b.index].length >= needed_bytes(c)) {
-                f = frame_pool_get(c->pool);
-                if (f) {
-                        copy_buffer(c, c->buffers[b.index].start, f);
-                        f->timestamp_us = buffer_timestamp_us(&b);
-                        f->sequence = (*sequence)++;
-                }
+        if (!(b.flags & V4L2_BUF_FLAG_ERROR))
+                f = take_buffer(c, &b);
+        if (f) {
+                f->timestamp_us = buffer_timestamp_us(&b);
+                f->sequence = (*sequence)++;
         } else
-                log_debug("%s: skipping a %s buffer (%zu bytes)", c->devnode,
-                          b.flags & V4L2_BUF_FLAG_ERROR ? "corrupt" : "short", used);
+                log_debug("%s: skipping a %s buffer (%u bytes used)", c->devnode,
+                          b.flags & V4L2_BUF_FLAG_ERROR ? "corrupt" : "short", b.bytesused);
 
         /* Back to the driver before delivering: the copy is ours now. */
         r = xioctl(c->ops, c->fd, VIDIOC_QBUF, &b);
@@ -175,8 +213,8 @@ static int set_format(struct v4l2_camera *c, const struct capture_format *fmt) {
                 return log_debug_errno(-EINVAL, "%s: the driver changed the format to %ux%u", c->devnode,
                                        f.fmt.pix.width, f.fmt.pix.height);
 
-        unsigned packed = fmt->fourcc == V4L2_PIX_FMT_YUYV ? fmt->width * 2 : fmt->width;
-        c->bytesperline = MAX(f.fmt.pix.bytesperline, packed);
+        unsigned packed = is_packed_422(fmt->fourcc) ? fmt->width * 2 : fmt->width;
+        c->bytesperline = fmt->fourcc == V4L2_PIX_FMT_MJPEG ? 0 : MAX(f.fmt.pix.bytesperline, packed);
 
         /* A device without S_PARM streams at its own rate; not fatal. */
         struct v4l2_streamparm parm = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
@@ -229,7 +267,11 @@ int v4l2_stream_start(struct camera_device *d, const struct capture_format *fmt)
         int r;
 
         c->fmt = *fmt;
-        c->fd = c->ops->open(c->devnode);
+        /* A format the device gives itself bypasses libv4l2: its bytes reach us unchanged. */
+        c->native = true;
+        for (unsigned i = 0; i < c->n_emulated; i++)
+                c->native = c->native && c->emulated[i] != fmt->fourcc;
+        c->fd = c->native && c->ops->open_native ? c->ops->open_native(c->devnode) : c->ops->open(c->devnode);
         if (c->fd < 0)
                 return log_debug_errno(negative_errno(), "%s: open failed: %m", c->devnode);
 

@@ -34,6 +34,10 @@ struct virtual_sensor {
         uint8_t *bars_row, *bars_chroma;
         uint8_t *ramp_row, *ramp_chroma;
 
+        /* YU12: a quarter frame for Cr on its way to its plane. Written only by render
+         * calls, which the sensor's one user makes one at a time. */
+        uint8_t *scratch;
+
         /* NOISE_SPAN + one row of int8 noise: luma, chroma (half sigma), and YUYV-ordered. */
         int8_t *noise_luma, *noise_chroma, *noise_yuyv;
 };
@@ -59,12 +63,20 @@ static int8_t noise_sample(uint64_t *state, double sigma) {
 }
 
 static bool is_supported(uint32_t fourcc) {
-        return fourcc == V4L2_PIX_FMT_YUYV || fourcc == V4L2_PIX_FMT_NV12;
+        return fourcc == V4L2_PIX_FMT_YUYV || fourcc == V4L2_PIX_FMT_NV12 ||
+               fourcc == V4L2_PIX_FMT_UYVY || fourcc == V4L2_PIX_FMT_YUV420;
+}
+
+/* The layout the scene is drawn in: UYVY is YUYV with bytes swapped, YU12 is NV12 with
+ * the chroma planes apart. */
+static uint32_t base_fourcc(uint32_t fourcc) {
+        return fourcc == V4L2_PIX_FMT_UYVY ? V4L2_PIX_FMT_YUYV
+             : fourcc == V4L2_PIX_FMT_YUV420 ? V4L2_PIX_FMT_NV12 : fourcc;
 }
 
 static int build_templates(struct virtual_sensor *s) {
         unsigned w = s->width;
-        bool yuyv = s->fourcc == V4L2_PIX_FMT_YUYV;
+        bool yuyv = base_fourcc(s->fourcc) == V4L2_PIX_FMT_YUYV;
 
         s->bars_row = malloc((size_t) w * 4);
         s->bars_chroma = malloc((size_t) w * 2);
@@ -129,6 +141,11 @@ int virtual_sensor_new(uint32_t fourcc, unsigned width, unsigned height, double 
         s->rng = UINT64_C(0x9E3779B97F4A7C15) ^ ((uint64_t) width << 32 | height);
 
         int r = build_templates(s);
+        if (r >= 0 && fourcc == V4L2_PIX_FMT_YUV420) {
+                s->scratch = malloc((size_t) width * height / 4);
+                if (!s->scratch)
+                        r = -ENOMEM;
+        }
         if (r >= 0 && noise_sigma > 0)
                 r = build_noise(s);
         if (r < 0) {
@@ -149,6 +166,7 @@ struct virtual_sensor *virtual_sensor_free(struct virtual_sensor *s) {
         free(s->noise_luma);
         free(s->noise_chroma);
         free(s->noise_yuyv);
+        free(s->scratch);
         free(s);
         return NULL;
 }
@@ -234,11 +252,38 @@ static void render_nv12(const struct virtual_sensor *s, uint64_t time_us, uint8_
         }
 }
 
-void virtual_sensor_render_clean(const struct virtual_sensor *s, uint64_t time_us, uint8_t *dst) {
-        if (s->fourcc == V4L2_PIX_FMT_YUYV)
+static void render_base(const struct virtual_sensor *s, uint64_t time_us, uint8_t *dst) {
+        if (base_fourcc(s->fourcc) == V4L2_PIX_FMT_YUYV)
                 render_yuyv(s, time_us, dst);
         else
                 render_nv12(s, time_us, dst);
+}
+
+/* From the base layout to the sensor's own, in place. */
+static void convert_layout(const struct virtual_sensor *s, uint8_t *dst) {
+        size_t luma = (size_t) s->width * s->height;
+
+        if (s->fourcc == V4L2_PIX_FMT_UYVY)
+                for (size_t i = 0; i < luma * 2; i += 2) {
+                        uint8_t t = dst[i];
+                        dst[i] = dst[i + 1];
+                        dst[i + 1] = t;
+                }
+        else if (s->fourcc == V4L2_PIX_FMT_YUV420) {
+                /* CbCr pairs → Cb plane then Cr plane, through the sensor's scratch row. */
+                uint8_t *cbcr = dst + luma, *cr = s->scratch;
+                size_t pairs = luma / 4;
+                for (size_t i = 0; i < pairs; i++) {
+                        cbcr[i] = cbcr[2 * i];
+                        cr[i] = cbcr[2 * i + 1];
+                }
+                memcpy(cbcr + pairs, cr, pairs);
+        }
+}
+
+void virtual_sensor_render_clean(const struct virtual_sensor *s, uint64_t time_us, uint8_t *dst) {
+        render_base(s, time_us, dst);
+        convert_layout(s, dst);
 }
 
 /* Saturating add in fixed blocks of 16 so the compiler vectorises it at -O2. */
@@ -267,16 +312,17 @@ static void add_plane_noise(struct virtual_sensor *s, uint8_t *plane, size_t row
 }
 
 void virtual_sensor_render(struct virtual_sensor *s, uint64_t time_us, uint8_t *dst) {
-        virtual_sensor_render_clean(s, time_us, dst);
-        if (s->sigma <= 0)
-                return;
-        if (s->fourcc == V4L2_PIX_FMT_YUYV)
-                add_plane_noise(s, dst, (size_t) s->width * 2, s->height, s->noise_yuyv, true);
-        else {
-                add_plane_noise(s, dst, s->width, s->height, s->noise_luma, false);
-                add_plane_noise(s, dst + (size_t) s->width * s->height, s->width, s->height / 2,
-                                s->noise_chroma, true);
+        render_base(s, time_us, dst);
+        if (s->sigma > 0) {
+                if (base_fourcc(s->fourcc) == V4L2_PIX_FMT_YUYV)
+                        add_plane_noise(s, dst, (size_t) s->width * 2, s->height, s->noise_yuyv, true);
+                else {
+                        add_plane_noise(s, dst, s->width, s->height, s->noise_luma, false);
+                        add_plane_noise(s, dst + (size_t) s->width * s->height, s->width, s->height / 2,
+                                        s->noise_chroma, true);
+                }
         }
+        convert_layout(s, dst);
 }
 
 int virtual_sensor_render_frame(struct virtual_sensor *s, struct frame *f, bool noisy) {

@@ -10,7 +10,8 @@
  * disc on a Lissajous path, a static luma ramp) plus per-frame Gaussian sensor noise.
  * The scene is a pure function of (format, size, time), so the noise-free picture of any
  * captured frame can be rendered again from its timestamp — tests measure denoising
- * against it. Output is tightly packed YUYV or NV12 (limited range BT.601 values). */
+ * against it. Output is tightly packed YUYV, NV12, UYVY or YU12 (limited range BT.601
+ * values). */
 
 #define VIRTUAL_SENSOR_NOISE_SIGMA 7.0 /* on 0–255 luma; chroma gets half */
 

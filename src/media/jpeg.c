@@ -209,6 +209,36 @@ int jpeg_encode_yuyv(struct jpeg_encoder *e, const uint8_t *data, unsigned width
         return jpeg_encode_planes(e, &planes, quality, out);
 }
 
+int jpeg_encode_uyvy(struct jpeg_encoder *e, const uint8_t *data, unsigned width, unsigned height,
+                     unsigned stride, int quality, struct jpeg_buffer *out) {
+        unsigned cw = width / 2;
+        uint8_t *yp, *u, *v;
+        int r;
+
+        if (!data || width == 0 || height == 0 || (width | height) & 1 || stride < width * 2 ||
+            width > MEDIA_MAX_SIDE || height > MEDIA_MAX_SIDE)
+                return -EINVAL;
+
+        r = ensure_scratch(e, (size_t) width * height * 2);
+        if (r < 0)
+                return r;
+        yp = e->scratch;
+        u = yp + (size_t) width * height;
+        v = u + (size_t) cw * height;
+        for (unsigned y = 0; y < height; y++)
+                yuv_split_uyvy_row(data + (size_t) y * stride, yp + (size_t) y * width,
+                                   u + (size_t) y * cw, v + (size_t) y * cw, cw);
+
+        struct yuv_planes planes = {
+                .width = width,
+                .height = height,
+                .subsamp = YUV_SUBSAMP_422,
+                .plane = { yp, u, v },
+                .stride = { width, cw, cw },
+        };
+        return jpeg_encode_planes(e, &planes, quality, out);
+}
+
 int jpeg_decoder_new(struct jpeg_decoder **ret) {
         struct jpeg_decoder *d = calloc(1, sizeof(*d));
         if (!d)
@@ -279,6 +309,30 @@ int jpeg_decode(struct jpeg_decoder *d, const void *jpeg, size_t size, struct yu
                         log_debug("JPEG decoded with warning: %s", d->error);
                         return 0;
                 }
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+int jpeg_decode_to_planes(struct jpeg_decoder *d, const void *jpeg, size_t size,
+                          const struct jpeg_info *info, uint8_t *const plane[3],
+                          const unsigned stride[3]) {
+        unsigned char *dst[3] = {};
+        int strides[3] = {};
+        unsigned n = info->subsamp == YUV_SUBSAMP_GRAY ? 1 : 3;
+
+        d->error[0] = 0;
+        if (!jpeg || size > ULONG_MAX)
+                return -EINVAL;
+        for (unsigned p = 0; p < n; p++) {
+                if (!plane[p] || stride[p] < yuv_plane_width(info->subsamp, p, info->width))
+                        return -EINVAL;
+                dst[p] = plane[p];
+                strides[p] = (int) stride[p];
+        }
+        if (tjDecompressToYUVPlanes(d->tj, jpeg, (unsigned long) size, dst, (int) info->width, strides,
+                                    (int) info->height, TJFLAG_STOPONWARNING) < 0) {
+                copy_tj_error(d->error, sizeof(d->error), d->tj);
                 return -EBADMSG;
         }
         return 0;

@@ -42,6 +42,9 @@ int jpeg_encode_nv12(struct jpeg_encoder *e, const uint8_t *data, unsigned width
                      unsigned stride, int quality, struct jpeg_buffer *out);
 int jpeg_encode_yuyv(struct jpeg_encoder *e, const uint8_t *data, unsigned width, unsigned height,
                      unsigned stride, int quality, struct jpeg_buffer *out);
+/* UYVY (Cb Y0 Cr Y1), encoded 4:2:2. */
+int jpeg_encode_uyvy(struct jpeg_encoder *e, const uint8_t *data, unsigned width, unsigned height,
+                     unsigned stride, int quality, struct jpeg_buffer *out);
 
 struct jpeg_decoder;
 
@@ -61,6 +64,14 @@ int jpeg_read_info(struct jpeg_decoder *d, const void *jpeg, size_t size, struct
 /* Decodes into out (re)sized to the JPEG's geometry and subsampling; errors as above, and
  * -EBADMSG for corrupt entropy data. */
 int jpeg_decode(struct jpeg_decoder *d, const void *jpeg, size_t size, struct yuv_image *out);
+
+/* Decodes once into the caller's planes (a camera frame), which must match info (from
+ * jpeg_read_info() on the same data). Strict, unlike jpeg_decode(): a TurboJPEG warning
+ * (truncated or corrupt entropy data, a picture only partly there) is -EBADMSG, so a damaged
+ * camera frame is never passed on. */
+int jpeg_decode_to_planes(struct jpeg_decoder *d, const void *jpeg, size_t size,
+                          const struct jpeg_info *info, uint8_t *const plane[3],
+                          const unsigned stride[3]);
 
 /* The last TurboJPEG error text of this encoder/decoder, for messages ("" if none). */
 const char *jpeg_encoder_error(const struct jpeg_encoder *e);

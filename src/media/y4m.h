@@ -5,9 +5,10 @@
 #include <stdint.h>
 
 /* YUV4MPEG2 streams from capture frames. fourcc is a V4L2 pixel format: V4L2_PIX_FMT_NV12
- * (Y plane, then interleaved CbCr at data + stride * height) becomes planar 4:2:0 "C420jpeg",
- * V4L2_PIX_FMT_YUYV (packed 4:2:2) becomes planar 4:2:2 "C422". Width and height must be
- * even and stride at least the packed row size. */
+ * (Y plane, then interleaved CbCr at data + stride * height) and V4L2_PIX_FMT_YUV420 (Y, Cb,
+ * Cr planes; chroma rows of stride / 2) become planar 4:2:0 "C420jpeg"; V4L2_PIX_FMT_YUYV
+ * and V4L2_PIX_FMT_UYVY (packed 4:2:2) and V4L2_PIX_FMT_YUV422P (planar) become planar
+ * 4:2:2 "C422". Width and height must be even and stride at least the packed row size. */
 
 #define Y4M_HEADER_MAX 128
 

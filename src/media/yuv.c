@@ -115,3 +115,13 @@ void yuv_split_yuyv_row(const uint8_t *restrict src, uint8_t *restrict y, uint8_
                 cr[x] = src[4 * x + 3];
         }
 }
+
+void yuv_split_uyvy_row(const uint8_t *restrict src, uint8_t *restrict y, uint8_t *restrict cb,
+                        uint8_t *restrict cr, unsigned pairs) {
+        for (unsigned x = 0; x < pairs; x++) {
+                cb[x] = src[4 * x];
+                y[2 * x] = src[4 * x + 1];
+                cr[x] = src[4 * x + 2];
+                y[2 * x + 1] = src[4 * x + 3];
+        }
+}

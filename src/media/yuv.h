@@ -58,3 +58,5 @@ const char *yuv_subsamp_to_string(enum yuv_subsamp s); /* "4:2:0", … */
 void yuv_split_cbcr_row(const uint8_t *src, uint8_t *cb, uint8_t *cr, unsigned pairs);
 /* One YUYV row (Y0 Cb Y1 Cr per pixel pair) into Y, Cb and Cr rows: */
 void yuv_split_yuyv_row(const uint8_t *src, uint8_t *y, uint8_t *cb, uint8_t *cr, unsigned pairs);
+/* One UYVY row (Cb Y0 Cr Y1 per pixel pair) into Y, Cb and Cr rows: */
+void yuv_split_uyvy_row(const uint8_t *src, uint8_t *y, uint8_t *cb, uint8_t *cr, unsigned pairs);

@@ -19,6 +19,19 @@ void fake_reset(void) {
         fake.yuyv = true;
         fake.nv12_emulated = true;
         fake.reqbufs_count = 4;
+        fake.mjpeg = true;
+}
+
+void fake_set_jpegs(const uint8_t *const *jpegs, const size_t *sizes, unsigned n) {
+        check(n <= ELEMENTSOF(fake.jpegs));
+        pthread_mutex_lock(&fake.lock);
+        for (unsigned i = 0; i < n; i++) {
+                fake.jpegs[i] = jpegs[i];
+                fake.jpeg_sizes[i] = sizes[i];
+        }
+        fake.n_jpegs = n;
+        fake.next_jpeg = 0;
+        pthread_mutex_unlock(&fake.lock);
 }
 
 void fake_script(const enum action *a, unsigned n) {
@@ -29,15 +42,24 @@ void fake_script(const enum action *a, unsigned n) {
         pthread_mutex_unlock(&fake.lock);
 }
 
-static int fake_open(const char *path) {
+static int open_as(const char *path, int *counter) {
         if (!streq(path, "/dev/fake0")) {
                 errno = ENOENT;
                 return -1;
         }
         pthread_mutex_lock(&fake.lock);
         fake.open_count++;
+        (*counter)++;
         pthread_mutex_unlock(&fake.lock);
         return FAKE_FD;
+}
+
+static int fake_open(const char *path) {
+        return open_as(path, &fake.converted_opens);
+}
+
+static int fake_open_native(const char *path) {
+        return open_as(path, &fake.native_opens);
 }
 
 static int fake_close(int fd) {
@@ -54,23 +76,49 @@ static int fail(int e) {
         return -1;
 }
 
-static unsigned fake_bpl(uint32_t fourcc) {
-        return (fourcc == V4L2_PIX_FMT_YUYV ? FAKE_W * 2 : FAKE_W) + FAKE_PAD;
+static bool packed(uint32_t fourcc) {
+        return fourcc == V4L2_PIX_FMT_YUYV || fourcc == V4L2_PIX_FMT_UYVY;
+}
+
+unsigned fake_bpl(uint32_t fourcc) {
+        if (fourcc == V4L2_PIX_FMT_MJPEG)
+                return 0;
+        return (packed(fourcc) ? FAKE_W * 2 : FAKE_W) + FAKE_PAD;
+}
+
+static size_t raw_buffer_size(uint32_t fourcc) {
+        size_t bpl = fake_bpl(fourcc);
+        if (fourcc == V4L2_PIX_FMT_MJPEG)
+                return (size_t) FAKE_W * FAKE_H * 2; /* as UVC sizes MJPEG buffers */
+        return packed(fourcc) ? bpl * FAKE_H : bpl * FAKE_H * 3 / 2;
 }
 
 static int fake_enum_fmt(struct v4l2_fmtdesc *d) {
-        uint32_t list[4], flags[4];
+        uint32_t list[8], flags[8];
         unsigned n = 0;
         if (fake.yuyv) {
                 list[n] = V4L2_PIX_FMT_YUYV;
                 flags[n++] = 0;
         }
-        list[n] = V4L2_PIX_FMT_MJPEG;
-        flags[n++] = V4L2_FMT_FLAG_COMPRESSED;
+        if (fake.mjpeg) {
+                list[n] = V4L2_PIX_FMT_MJPEG;
+                flags[n++] = V4L2_FMT_FLAG_COMPRESSED;
+        }
         if (fake.nv12_native || fake.nv12_emulated) {
                 list[n] = V4L2_PIX_FMT_NV12;
                 flags[n++] = fake.nv12_native ? 0 : V4L2_FMT_FLAG_EMULATED;
         }
+        if (fake.yu12_native || fake.yu12_emulated) {
+                list[n] = V4L2_PIX_FMT_YUV420;
+                flags[n++] = fake.yu12_native ? 0 : V4L2_FMT_FLAG_EMULATED;
+        }
+        if (fake.uyvy_native) {
+                list[n] = V4L2_PIX_FMT_UYVY;
+                flags[n++] = 0;
+        }
+        /* A Bayer format and RGB: not taken, skipped. */
+        list[n] = V4L2_PIX_FMT_SGRBG8;
+        flags[n++] = 0;
         if (d->index >= n)
                 return fail(EINVAL);
         d->pixelformat = list[d->index];
@@ -79,6 +127,16 @@ static int fake_enum_fmt(struct v4l2_fmtdesc *d) {
 }
 
 static int fake_enum_sizes(struct v4l2_frmsizeenum *s) {
+        if (s->pixel_format == V4L2_PIX_FMT_MJPEG || s->pixel_format == V4L2_PIX_FMT_UYVY) {
+                /* 640x480 and 1920x1080 (at 30 and, for MJPG, 1080p too: UVC style) */
+                static const unsigned sizes[][2] = { { 640, 480 }, { 1920, 1080 } };
+                if (s->index >= ELEMENTSOF(sizes))
+                        return fail(EINVAL);
+                s->type = V4L2_FRMSIZE_TYPE_DISCRETE;
+                s->discrete.width = sizes[s->index][0];
+                s->discrete.height = sizes[s->index][1];
+                return 0;
+        }
         if (s->pixel_format == V4L2_PIX_FMT_YUYV) {
                 /* discrete: two usable sizes and an odd one the engine must skip */
                 static const unsigned sizes[][2] = { { 640, 480 }, { 1280, 720 }, { 641, 481 } };
@@ -89,7 +147,8 @@ static int fake_enum_sizes(struct v4l2_frmsizeenum *s) {
                 s->discrete.height = sizes[s->index][1];
                 return 0;
         }
-        if (s->pixel_format == V4L2_PIX_FMT_NV12 && s->index == 0) {
+        if ((s->pixel_format == V4L2_PIX_FMT_NV12 || s->pixel_format == V4L2_PIX_FMT_YUV420) &&
+            s->index == 0) {
                 s->type = V4L2_FRMSIZE_TYPE_STEPWISE;
                 s->stepwise = (struct v4l2_frmsize_stepwise) { 16, 1280, 16, 16, 720, 8 };
                 return 0;
@@ -98,6 +157,16 @@ static int fake_enum_sizes(struct v4l2_frmsizeenum *s) {
 }
 
 static int fake_enum_intervals(struct v4l2_frmivalenum *f) {
+        if (f->pixel_format == V4L2_PIX_FMT_MJPEG || f->pixel_format == V4L2_PIX_FMT_UYVY) {
+                /* discrete 1/30, 1/15, 1/5 (MJPG); UYVY at 1080p only 1/5 */
+                bool slow = f->pixel_format == V4L2_PIX_FMT_UYVY && f->width == 1920;
+                static const unsigned rates[] = { 30, 15, 5 };
+                if (f->index >= (slow ? 1u : 3u))
+                        return fail(EINVAL);
+                f->type = V4L2_FRMIVAL_TYPE_DISCRETE;
+                f->discrete = (struct v4l2_fract) { 1, slow ? 5 : rates[f->index] };
+                return 0;
+        }
         if (f->pixel_format == V4L2_PIX_FMT_YUYV) {
                 /* 640x480: 1/15 and 1/30; 1280x720: 1/10 only */
                 unsigned n = f->width == 640 ? 2 : 1;
@@ -115,6 +184,36 @@ static int fake_enum_intervals(struct v4l2_frmivalenum *f) {
                 return 0;
         }
         return fail(EINVAL);
+}
+
+/* An MJPG buffer: the next JPEG, damaged as the current action says. */
+static void fill_jpeg(uint8_t *p, struct v4l2_buffer *b) {
+        check(fake.n_jpegs > 0);
+        const uint8_t *jpeg = fake.jpegs[fake.next_jpeg];
+        size_t n = fake.jpeg_sizes[fake.next_jpeg];
+        fake.next_jpeg = (fake.next_jpeg + 1) % fake.n_jpegs;
+        check(n + 256 <= fake.buf_len);
+        memcpy(p, jpeg, n);
+        switch (fake.current) {
+        case ACT_MJPEG_TRUNCATED:
+                n /= 2;
+                break;
+        case ACT_MJPEG_CORRUPT:
+                /* A restart marker where none belongs, in the middle of the entropy data. */
+                p[n / 2] = 0xFF;
+                p[n / 2 + 1] = 0xD5;
+                break;
+        case ACT_MJPEG_PADDED:
+                memset(p + n, 0, 256);
+                n += 256;
+                break;
+        case ACT_MJPEG_EMPTY:
+                n = 0;
+                break;
+        default:
+                break;
+        }
+        b->bytesused = (uint32_t) n;
 }
 
 static int fake_dqbuf(struct v4l2_buffer *b) {
@@ -140,13 +239,28 @@ static int fake_dqbuf(struct v4l2_buffer *b) {
                 b->flags |= V4L2_BUF_FLAG_ERROR;
         b->bytesused = (uint32_t) fake.buf_len;
         b->timestamp.tv_sec = 100 + fake.frames_made;
-        /* Row y of every plane holds (frame number + y) & 0xff; padding holds 0xEE. */
         uint8_t *p = fake.maps[idx];
-        unsigned bpl = fake_bpl(fake.fmt_fourcc);
-        unsigned rows = fake.fmt_fourcc == V4L2_PIX_FMT_YUYV ? FAKE_H : FAKE_H * 3 / 2;
-        for (unsigned y = 0; y < rows; y++) {
-                memset(p + (size_t) y * bpl, (fake.frames_made + y) & 0xff, bpl - FAKE_PAD);
-                memset(p + (size_t) y * bpl + bpl - FAKE_PAD, 0xEE, FAKE_PAD);
+        if (fake.fmt_fourcc == V4L2_PIX_FMT_MJPEG)
+                fill_jpeg(p, b);
+        else if (fake.fmt_fourcc == V4L2_PIX_FMT_YUV420) {
+                /* Rows in sequence: FAKE_H luma rows of bpl, then FAKE_H chroma rows (Cb, then
+                 * Cr) of bpl / 2; row k holds (frame + k) & 0xff, padding 0xEE. */
+                unsigned bpl = fake_bpl(fake.fmt_fourcc);
+                for (unsigned y = 0; y < 2 * FAKE_H; y++) {
+                        bool luma = y < FAKE_H;
+                        size_t pitch = luma ? bpl : bpl / 2, pad = luma ? FAKE_PAD : FAKE_PAD / 2;
+                        uint8_t *row = p + (luma ? (size_t) y * bpl : (size_t) FAKE_H * bpl + (y - FAKE_H) * pitch);
+                        memset(row, (fake.frames_made + y) & 0xff, pitch - pad);
+                        memset(row + pitch - pad, 0xEE, pad);
+                }
+        } else {
+                /* Row y of every plane holds (frame number + y) & 0xff; padding holds 0xEE. */
+                unsigned bpl = fake_bpl(fake.fmt_fourcc);
+                unsigned rows = packed(fake.fmt_fourcc) ? FAKE_H : FAKE_H * 3 / 2;
+                for (unsigned y = 0; y < rows; y++) {
+                        memset(p + (size_t) y * bpl, (fake.frames_made + y) & 0xff, bpl - FAKE_PAD);
+                        memset(p + (size_t) y * bpl + bpl - FAKE_PAD, 0xEE, FAKE_PAD);
+                }
         }
         fake.frames_made++;
         return 0;
@@ -174,8 +288,7 @@ static int fake_ioctl_locked(unsigned long request, void *arg) {
                 struct v4l2_format *f = arg;
                 fake.fmt_fourcc = f->fmt.pix.pixelformat;
                 f->fmt.pix.bytesperline = fake_bpl(fake.fmt_fourcc);
-                fake.buf_len = (size_t) fake_bpl(fake.fmt_fourcc) *
-                               (fake.fmt_fourcc == V4L2_PIX_FMT_YUYV ? FAKE_H : FAKE_H * 3 / 2);
+                fake.buf_len = raw_buffer_size(fake.fmt_fourcc);
                 f->fmt.pix.sizeimage = (uint32_t) fake.buf_len;
                 return 0;
         }
@@ -298,6 +411,7 @@ static int fake_poll(struct pollfd *fds, nfds_t n, int timeout_ms) {
 
 const struct v4l2_ops fake_ops = {
         .open = fake_open,
+        .open_native = fake_open_native,
         .close = fake_close,
         .ioctl = fake_ioctl,
         .mmap = fake_mmap,

@@ -23,6 +23,11 @@ enum action {
         ACT_DQBUF_ENODEV, /* poll: POLLIN; DQBUF: ENODEV */
         ACT_POLLERR,      /* poll: POLLERR|POLLHUP */
         ACT_ERROR_BUFFER, /* poll: POLLIN; DQBUF: a buffer flagged V4L2_BUF_FLAG_ERROR */
+        /* MJPG streams play the JPEGs of fake_set_jpegs() in turn (bytesused = its size). */
+        ACT_MJPEG_TRUNCATED, /* the next JPEG cut in half (no EOI) */
+        ACT_MJPEG_CORRUPT,   /* the next JPEG with a marker in its entropy data */
+        ACT_MJPEG_PADDED,    /* the next JPEG followed by zero bytes (bytesused counts them) */
+        ACT_MJPEG_EMPTY,     /* bytesused 0 */
 };
 
 struct fake {
@@ -30,6 +35,11 @@ struct fake {
         /* device description */
         uint32_t caps;
         bool nv12_native, nv12_emulated, yuyv;
+        bool mjpeg, yu12_native, yu12_emulated, uyvy_native;
+        const uint8_t *jpegs[8];
+        size_t jpeg_sizes[8];
+        unsigned n_jpegs, next_jpeg;
+        int native_opens, converted_opens;
         unsigned reqbufs_count;
         int streamon_error;
         /* script */
@@ -52,9 +62,16 @@ struct fake {
 
 extern struct fake fake;
 
-/* Back to a streaming capture device with YUYV (native) and NV12 (emulated). */
+/* Back to a streaming capture device with YUYV (native), MJPG (native, but no JPEGs set)
+ * and NV12 (emulated). */
 void fake_reset(void);
 /* The actions the next polls play, in order. */
 void fake_script(const enum action *a, unsigned n);
+
+/* The JPEGs an MJPG stream plays, in turn (borrowed; FAKE_W x FAKE_H). */
+void fake_set_jpegs(const uint8_t *const *jpegs, const size_t *sizes, unsigned n);
+
+/* Bytes per line the fake reports for a raw fourcc (padded). */
+unsigned fake_bpl(uint32_t fourcc);
 
 extern const struct v4l2_ops fake_ops;

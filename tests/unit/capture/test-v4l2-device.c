@@ -104,18 +104,25 @@ static void test_probe(void) {
         for (size_t i = 0; i < info->n_formats; i++)
                 fprintf(stderr, "  %.4s %ux%u @ %.1f\n", (const char *) &info->formats[i].fourcc,
                         info->formats[i].width, info->formats[i].height, info->formats[i].max_fps);
-        /* YUYV: discrete 640x480@30, 1280x720@10 (641x481 skipped); NV12 (emulated,
-         * stepwise 16..1280 x 16..720): 320x240, 640x480, 1280x720 at 60; never MJPEG. */
+        /* YUYV: discrete 640x480@30, 1280x720@10 (641x481 skipped); MJPG: 640x480 and
+         * 1920x1080 at 30; NV12 (emulated, stepwise 16..1280 x 16..720) only where no native
+         * format has the size: 320x240 at 60. Highest rate first, then the larger size. */
         check(info->n_formats == 5);
+        check(info->formats[0].fourcc == V4L2_PIX_FMT_NV12 && info->formats[0].max_fps == 60);
+        check(info->formats[1].fourcc == V4L2_PIX_FMT_MJPEG && info->formats[1].width == 1920);
+        check(info->formats[2].fourcc == V4L2_PIX_FMT_YUYV && info->formats[2].width == 640);
+        check(info->formats[3].fourcc == V4L2_PIX_FMT_MJPEG && info->formats[3].width == 640);
+        check(info->formats[4].fourcc == V4L2_PIX_FMT_YUYV && info->formats[4].max_fps == 10);
         check(camera_device_supports(d, V4L2_PIX_FMT_YUYV, 640, 480, 30));
         check(!camera_device_supports(d, V4L2_PIX_FMT_YUYV, 640, 480, 31));
         check(camera_device_supports(d, V4L2_PIX_FMT_YUYV, 1280, 720, 10));
         check(!camera_device_supports(d, V4L2_PIX_FMT_YUYV, 1280, 720, 15));
         check(!camera_device_supports(d, V4L2_PIX_FMT_YUYV, 641, 481, 0));
         check(camera_device_supports(d, V4L2_PIX_FMT_NV12, 320, 240, 60));
-        check(camera_device_supports(d, V4L2_PIX_FMT_NV12, 1280, 720, 60));
+        check(!camera_device_supports(d, V4L2_PIX_FMT_NV12, 1280, 720, 0));
         check(!camera_device_supports(d, V4L2_PIX_FMT_NV12, 1920, 1080, 0));
-        check(!camera_device_supports(d, V4L2_PIX_FMT_MJPEG, 640, 480, 0));
+        check(camera_device_supports(d, V4L2_PIX_FMT_MJPEG, 640, 480, 30));
+        check(camera_device_supports(d, V4L2_PIX_FMT_MJPEG, 1920, 1080, 30));
         camera_device_free(d);
 
         /* Not a streaming capture device. */
@@ -124,9 +131,10 @@ static void test_probe(void) {
         check(camera_device_new_v4l2("/dev/fake0", &fake_ops, &d) == -ENOTSUP);
         fake.caps = V4L2_CAP_VIDEO_OUTPUT | V4L2_CAP_STREAMING;
         check(camera_device_new_v4l2("/dev/fake0", &fake_ops, &d) == -ENOTSUP);
-        /* Only MJPEG: nothing we can deliver. */
+        /* Nothing taken (only Bayer, nothing converted): nothing we can deliver. */
         fake_reset();
         fake.yuyv = false;
+        fake.mjpeg = false;
         fake.nv12_emulated = false;
         check(camera_device_new_v4l2("/dev/fake0", &fake_ops, &d) == -ENOTSUP);
         check(fake.open_count == 0);
@@ -142,6 +150,7 @@ static void test_stream(const struct capture_format *fmt) {
         };
 
         fake_reset();
+        fake.nv12_native = fmt->fourcc == V4L2_PIX_FMT_NV12; /* converted NV12 has no 640x480 */
         sink_init(&s);
         check_ok(camera_device_new_v4l2("/dev/fake0", &fake_ops, &d));
         fake_script(script, ELEMENTSOF(script));
@@ -227,6 +236,7 @@ static void test_streamon_error(void) {
 
         fake_reset();
         sink_init(&s);
+        fake.nv12_native = true;
         check_ok(camera_device_new_v4l2("/dev/fake0", &fake_ops, &d));
         fake.streamon_error = EIO;
         check(camera_device_start(d, &fmt_nv12, on_frame, on_error, &s) == -EIO);
