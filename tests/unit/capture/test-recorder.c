@@ -117,7 +117,7 @@ int main(void) {
         bool ffprobe = have_ffprobe();
 
         struct recorder *r = NULL;
-        check(recorder_start(1, V4L2_PIX_FMT_MJPEG, 320, 240, 30, NULL, &r) == -EINVAL);
+        check(recorder_start(1, V4L2_PIX_FMT_RGB24, 320, 240, 30, NULL, &r) == -EINVAL);
         check(recorder_start(1, V4L2_PIX_FMT_NV12, 320, 240, 0, NULL, &r) == -EINVAL);
         check(recorder_start(1, V4L2_PIX_FMT_NV12, 320, 240, 30, &(struct recorder_options) { .quality = 101 }, &r) == -EINVAL);
 

@@ -6,6 +6,8 @@
 
 #include "capture/camera-device.h"
 #include "capture/virtual-sensor.h"
+#include "media/jpeg-markers.h"
+#include "media/jpeg.h"
 #include "shared/macro.h"
 #include "test-util.h"
 
@@ -55,8 +57,10 @@ static void test_sensor_noise_and_clean(uint32_t fourcc) {
 
         /* Luma noise: sigma close to 7 (some clipping near black lowers it a bit). */
         virtual_sensor_render(s, 123456789, noisy);
-        bool nv12 = fourcc == V4L2_PIX_FMT_NV12;
-        double sigma = diff_sigma(noisy, clean, nv12 ? (size_t) w * h : size, nv12 ? 1 : 2, &mean);
+        bool planar_luma = fourcc == V4L2_PIX_FMT_NV12 || fourcc == V4L2_PIX_FMT_YUV420;
+        size_t luma0 = fourcc == V4L2_PIX_FMT_UYVY ? 1 : 0; /* UYVY: luma at odd bytes */
+        double sigma = diff_sigma(noisy + luma0, clean + luma0, planar_luma ? (size_t) w * h : size - luma0,
+                                  planar_luma ? 1 : 2, &mean);
         fprintf(stderr, "fourcc %.4s: noise sigma %.2f mean %.2f\n", (char *) &fourcc, sigma, mean);
         check(sigma > 5.5 && sigma < 8.0);
         check(fabs(mean) < 1.0);
@@ -68,7 +72,12 @@ static void test_sensor_noise_and_clean(uint32_t fourcc) {
         /* Values stay in the limited range of the scene plus noise: spot-check the
          * top-left pixel is the white bar at t=0 (scroll offset 0). */
         virtual_sensor_render_clean(s, 0, clean);
-        check(clean[0] == 180);
+        check(clean[luma0] == 180);
+        /* ... and its chroma (Cb 128) where the layout keeps it. */
+        if (fourcc == V4L2_PIX_FMT_UYVY)
+                check(clean[0] == 128 && clean[2] == 128);
+        if (fourcc == V4L2_PIX_FMT_YUV420) /* Cb plane, then Cr plane: 128 both for white */
+                check(clean[(size_t) w * h] == 128 && clean[(size_t) w * h * 5 / 4] == 128);
 
         virtual_sensor_free(s);
         free(clean);
@@ -159,11 +168,19 @@ static void test_camera(void) {
         check(streq(info->id, "virtual:3"));
         check(streq(info->driver, "virtual"));
         check(streq(info->device_path, ""));
-        check(info->n_formats == 8);
+        /* YUYV, NV12, YU12, UYVY, MJPG at 6 sizes; above 1080p at 15 fps. */
+        check(info->n_formats == 30);
         check(camera_device_supports(d, V4L2_PIX_FMT_NV12, 1920, 1080, 30));
         check(camera_device_supports(d, V4L2_PIX_FMT_YUYV, 320, 240, 0));
         check(!camera_device_supports(d, V4L2_PIX_FMT_YUYV, 320, 240, 60));
-        check(!camera_device_supports(d, V4L2_PIX_FMT_MJPEG, 640, 480, 30));
+        check(camera_device_supports(d, V4L2_PIX_FMT_MJPEG, 1920, 1080, 30));
+        check(camera_device_supports(d, V4L2_PIX_FMT_MJPEG, 3840, 2160, 15));
+        check(!camera_device_supports(d, V4L2_PIX_FMT_MJPEG, 3840, 2160, 30));
+        check(camera_device_supports(d, V4L2_PIX_FMT_YUV420, 2560, 1440, 15));
+        check(camera_device_supports(d, V4L2_PIX_FMT_UYVY, 640, 480, 30));
+        /* Highest rate first, then the larger size. */
+        check(info->formats[0].width == 1920 && info->formats[0].max_fps == 30);
+        check(info->formats[29].width == 2560 && info->formats[29].max_fps == 15);
         check(!camera_device_supports(d, V4L2_PIX_FMT_NV12, 800, 600, 30));
         check(camera_device_is_connected(d));
 
@@ -202,10 +219,96 @@ static void test_camera(void) {
         camera_device_free(d);
 }
 
+struct mjpeg_counter {
+        pthread_mutex_t lock;
+        unsigned jpegs, decoded, sizes_seen;
+        size_t last_size;
+        bool ok;
+        struct jpeg_decoder *dec;
+        struct virtual_sensor *clean_sensor;
+        uint8_t *clean;
+        double worst_luma_diff;
+};
+
+/* Mean absolute luma difference of a 4:2:2 plane and a clean YUYV frame. */
+static double luma_diff(const uint8_t *y, const uint8_t *yuyv, size_t n) {
+        double sum = 0;
+        for (size_t i = 0; i < n; i++)
+                sum += fabs((double) y[i] - yuyv[2 * i]);
+        return sum / (double) n;
+}
+
+static void on_mjpeg(struct frame *f, void *userdata) {
+        struct mjpeg_counter *c = userdata;
+        struct jpeg_info info;
+        const struct frame *j = frame_jpeg(f);
+
+        pthread_mutex_lock(&c->lock);
+        /* Like a UVC camera: 4:2:2, no DHT. */
+        if (!j || jpeg_has_dht(j->data, j->size) || jpeg_read_info(c->dec, j->data, j->size, &info) < 0 ||
+            info.subsamp != YUV_SUBSAMP_422 || info.width != f->width)
+                c->ok = false;
+        if (j && j->size != c->last_size)
+                c->sizes_seen++;
+        c->last_size = j ? j->size : 0;
+        if (f->fourcc == V4L2_PIX_FMT_MJPEG)
+                c->jpegs++;
+        else if (f->fourcc == V4L2_PIX_FMT_YUV422P && f->compressed) {
+                c->decoded++;
+                virtual_sensor_render_clean(c->clean_sensor, f->timestamp_us, c->clean);
+                c->worst_luma_diff = MAX(c->worst_luma_diff, luma_diff(f->data, c->clean, (size_t) f->width * f->height));
+        } else
+                c->ok = false;
+        pthread_mutex_unlock(&c->lock);
+}
+
+/* MJPG: JPEGs without DHT as they come, or decoded frames of the scene when pixels are
+ * needed. */
+static void test_mjpeg(bool needs_pixels) {
+        struct camera_device *d = NULL;
+        struct mjpeg_counter c = { .ok = true };
+        struct capture_format fmt = { V4L2_PIX_FMT_MJPEG, 640, 480, 30 };
+        struct camera_stats st;
+
+        pthread_mutex_init(&c.lock, NULL);
+        check_ok(jpeg_decoder_new(&c.dec));
+        check_ok(virtual_sensor_new(V4L2_PIX_FMT_YUYV, 640, 480, 0, &c.clean_sensor));
+        c.clean = malloc(frame_size_for(V4L2_PIX_FMT_YUYV, 640, 480));
+        check(c.clean);
+        check_ok(camera_device_new_virtual(0, &d));
+        check_ok(camera_device_virtual_set_noise(d, 0));
+        camera_device_set_needs_pixels(d, needs_pixels);
+        check_ok(camera_device_start(d, &fmt, on_mjpeg, NULL, &c));
+        test_sleep_ms(700);
+        camera_device_stop(d);
+        camera_device_get_stats(d, &st);
+
+        fprintf(stderr, "MJPG 640x480 (%s): %u JPEGs, %u decoded, %u sizes, luma diff %.2f\n",
+                needs_pixels ? "decoded" : "as they come", c.jpegs, c.decoded, c.sizes_seen,
+                c.worst_luma_diff);
+        check(c.ok);
+        check(c.jpegs + c.decoded >= (running_on_valgrind() ? 1u : 10u));
+        check(needs_pixels ? c.jpegs == 0 && st.decoded == c.decoded : c.decoded == 0);
+        check(st.corrupt == 0 && st.delivered == c.jpegs + c.decoded);
+        /* The scene moves, so JPEG sizes vary from frame to frame; quality 85 stays close. */
+        check(c.sizes_seen > (c.jpegs + c.decoded) / 2);
+        check(c.worst_luma_diff < 3.0);
+
+        camera_device_free(d);
+        virtual_sensor_free(c.clean_sensor);
+        jpeg_decoder_free(c.dec);
+        free(c.clean);
+        pthread_mutex_destroy(&c.lock);
+}
+
 int main(void) {
         test_sensor_args();
         test_sensor_noise_and_clean(V4L2_PIX_FMT_YUYV);
         test_sensor_noise_and_clean(V4L2_PIX_FMT_NV12);
+        test_sensor_noise_and_clean(V4L2_PIX_FMT_UYVY);
+        test_sensor_noise_and_clean(V4L2_PIX_FMT_YUV420);
         test_camera();
+        test_mjpeg(false);
+        test_mjpeg(true);
         return 0;
 }
