@@ -12,7 +12,10 @@
 #include "bus/output.h"
 #include "bus/photo-store.h"
 #include "bus/session.h"
+#include "capture/frame-codec.h"
 #include "capture/frame-ring.h"
+#include "config.h"
+#include "media/jpeg-markers.h"
 #include "process/image-processor.h"
 #include "shared/log.h"
 #include "shared/mailbox.h"
@@ -84,41 +87,39 @@ static double ms_since(const struct timespec *t0) {
 }
 
 static size_t planes_size(const struct frame *f) {
-        unsigned ch = f->fourcc == V4L2_PIX_FMT_NV12 ? f->height / 2 : f->height;
+        unsigned ch = frame_is_420(f) ? f->height / 2 : f->height;
         return (size_t) f->width * f->height + 2 * (size_t) (f->width / 2) * ch;
 }
 
 /* Splits a captured frame into the tightly packed planes the image processor takes, at buf
  * (planes_size(f) bytes). */
-static void frame_to_planes(const struct frame *f, uint8_t *buf, struct image_burst_frame *out) {
+static int frame_to_planes(const struct frame *f, uint8_t *buf, struct image_burst_frame *out) {
         unsigned w = f->width, h = f->height, cw = w / 2;
-        bool nv12 = f->fourcc == V4L2_PIX_FMT_NV12;
-        unsigned ch = nv12 ? h / 2 : h;
+        unsigned ch = frame_is_420(f) ? h / 2 : h;
         uint8_t *y = buf, *cb = y + (size_t) w * h, *cr = cb + (size_t) cw * ch;
 
-        if (nv12) {
-                const uint8_t *uv = f->data + (size_t) f->stride * h;
-                for (unsigned row = 0; row < h; row++)
-                        memcpy(y + (size_t) row * w, f->data + (size_t) row * f->stride, w);
-                for (unsigned row = 0; row < ch; row++) {
-                        const uint8_t *src = uv + (size_t) row * f->stride;
-                        for (unsigned x = 0; x < cw; x++) {
-                                cb[(size_t) row * cw + x] = src[2 * x];
-                                cr[(size_t) row * cw + x] = src[2 * x + 1];
-                        }
-                }
-        } else {
-                for (unsigned row = 0; row < h; row++) {
-                        const uint8_t *src = f->data + (size_t) row * f->stride;
-                        for (unsigned x = 0; x < cw; x++) {
-                                y[(size_t) row * w + 2 * x] = src[4 * x];
-                                cb[(size_t) row * cw + x] = src[4 * x + 1];
-                                y[(size_t) row * w + 2 * x + 1] = src[4 * x + 2];
-                                cr[(size_t) row * cw + x] = src[4 * x + 3];
-                        }
-                }
-        }
+        /* Raw or decoded frames (an MJPEG session decodes while it has a photo output). */
         *out = (struct image_burst_frame) { .y = y, .cb = cb, .cr = cr };
+        return frame_split_planes(f, y, cb, cr);
+}
+
+/* Store thread: the proxy of an MJPEG session is the camera's own newest JPEG with DHT and
+ * the EXIF the final will carry, not a re-encode. *ret NULL when the frame has no JPEG. */
+static int camera_proxy(const struct photo_job *j, const struct frame *f, uint8_t **ret, size_t *ret_size) {
+        const struct frame *jpeg = frame_jpeg(f);
+        struct exif_fields exif = {
+                .make = j->make && j->make[0] ? j->make : "camerad",
+                .model = j->model && j->model[0] ? j->model : NULL,
+                .software = "camerad " CAMERAD_VERSION,
+                .datetime_us = j->shutter_realtime_us,
+                .width = f->width, .height = f->height, .orientation = 1,
+        };
+
+        *ret = NULL;
+        *ret_size = 0;
+        if (!jpeg)
+                return 0;
+        return jpeg_camera_proxy(jpeg->data, jpeg->size, &exif, ret, ret_size);
 }
 
 /* Store thread: the planes' memory, one anonymous mapping kept while the thread has work
@@ -153,13 +154,15 @@ static int photo_job_store(struct photo_job *j, struct planes_map *map) {
         const struct frame *f0 = j->frames[0];
         struct image_burst_frame planes[FRAME_RING_MAX] = {};
         size_t plane_bytes = planes_size(f0);
+        _cleanup_free_ uint8_t *proxy = NULL;
+        size_t proxy_size = 0;
         struct timespec t0, t1;
         int r;
 
         struct image_burst burst = {
                 .width = f0->width,
                 .height = f0->height,
-                .chroma = f0->fourcc == V4L2_PIX_FMT_NV12 ? IMAGE_CHROMA_420 : IMAGE_CHROMA_422,
+                .chroma = frame_is_420(f0) ? IMAGE_CHROMA_420 : IMAGE_CHROMA_422,
                 .n_frames = j->n_frames,
                 .frames = planes,
                 .quality = j->quality,
@@ -170,11 +173,21 @@ static int photo_job_store(struct photo_job *j, struct planes_map *map) {
         };
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
+        r = camera_proxy(j, j->frames[j->n_frames - 1], &proxy, &proxy_size);
+        if (r < 0)
+                return r;
+        burst.proxy_jpeg = proxy;
+        burst.proxy_size = proxy_size;
         r = planes_map_reserve(map, plane_bytes * j->n_frames);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < j->n_frames; i++)
-                frame_to_planes(j->frames[i], map->data + i * plane_bytes, &planes[i]);
+        for (size_t i = 0; i < j->n_frames; i++) {
+                if (j->frames[i]->fourcc != f0->fourcc)
+                        return -EINVAL;
+                r = frame_to_planes(j->frames[i], map->data + i * plane_bytes, &planes[i]);
+                if (r < 0)
+                        return r;
+        }
         /* The frames go back to the capture pool now, not after the slow write. */
         for (size_t i = 0; i < j->n_frames; i++)
                 frame_unref(j->frames[i]);

@@ -171,6 +171,12 @@ int session_start_streaming(struct session *s, sd_bus_error *error) {
                 s->fail_after_frames = 0;
         s->frames_seen = 0;
 
+        /* Preview and photo bursts need pixels; a recording alone takes MJPEG as it comes. */
+        bool needs_pixels = false;
+        for (struct output *o = s->outputs; o; o = o->next)
+                needs_pixels = needs_pixels || (o->added && o->kind != OUTPUT_KIND_VIDEO);
+        camera_device_set_needs_pixels(s->input->device, needs_pixels);
+
         r = camera_device_start(s->input->device, &fmt, on_frame, on_error, s);
         camera_update_connected(s->input);
         if (r < 0) {

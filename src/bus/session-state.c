@@ -78,16 +78,31 @@ int output_kind_from_string(const char *s) {
         return -EINVAL;
 }
 
+/* Every fourcc a camera may list in Camera.Formats (dbus/org.camerad.Camera1.Camera.xml). */
+static const struct {
+        const char *name;
+        uint32_t fourcc;
+} profile_formats[] = {
+        { "YUYV", V4L2_PIX_FMT_YUYV },   { "NV12", V4L2_PIX_FMT_NV12 },  { "YU12", V4L2_PIX_FMT_YUV420 },
+        { "UYVY", V4L2_PIX_FMT_UYVY },   { "MJPG", V4L2_PIX_FMT_MJPEG },
+};
+
 int fourcc_from_string(const char *s, uint32_t *ret) {
         if (!s)
                 return -EINVAL;
-        if (streq(s, "YUYV"))
-                *ret = V4L2_PIX_FMT_YUYV;
-        else if (streq(s, "NV12"))
-                *ret = V4L2_PIX_FMT_NV12;
-        else
-                return -EINVAL;
-        return 0;
+        for (size_t i = 0; i < ELEMENTSOF(profile_formats); i++)
+                if (streq(s, profile_formats[i].name)) {
+                        *ret = profile_formats[i].fourcc;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static bool profile_fourcc_known(uint32_t fourcc) {
+        for (size_t i = 0; i < ELEMENTSOF(profile_formats); i++)
+                if (profile_formats[i].fourcc == fourcc)
+                        return true;
+        return false;
 }
 
 const char *fourcc_to_string(uint32_t fourcc, char buf[static 5]) {
@@ -193,9 +208,9 @@ void output_profile_init_default(struct output_profile *p) {
 int output_profile_validate(const struct output_profile *p, struct session_verdict *v) {
         char cc[5];
 
-        if (p->fourcc != V4L2_PIX_FMT_YUYV && p->fourcc != V4L2_PIX_FMT_NV12)
+        if (!profile_fourcc_known(p->fourcc))
                 return refuse(v, CAMERAD_ERROR_INVALID_ARGUMENT,
-                              "profile key 'format' must be \"YUYV\" or \"NV12\"; got \"%s\"",
+                              "profile key 'format' must be one of " PROFILE_FORMATS_TEXT "; got \"%s\"",
                               fourcc_to_string(p->fourcc, cc));
         if (p->width < 2 || p->width > OUTPUT_PROFILE_MAX_SIDE || p->width % 2)
                 return refuse(v, CAMERAD_ERROR_INVALID_ARGUMENT,

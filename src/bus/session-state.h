@@ -79,6 +79,8 @@ const char *output_kind_to_string(enum output_kind k);
 int output_kind_from_string(const char *s);
 
 /* "YUYV" ↔ fourcc. Only the formats capture can deliver (YUYV, NV12) parse. */
+/* The profile formats, for messages. */
+#define PROFILE_FORMATS_TEXT "\"YUYV\", \"NV12\", \"YU12\", \"UYVY\" or \"MJPG\""
 int fourcc_from_string(const char *s, uint32_t *ret);
 /* Writes 4 characters + NUL. */
 const char *fourcc_to_string(uint32_t fourcc, char buf[static 5]);

@@ -235,7 +235,7 @@ static int method_create_output(sd_bus_message *m, void *userdata, sd_bus_error 
                 return r;
         if (format && fourcc_from_string(format, &p.fourcc) < 0)
                 return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
-                                      "profile key 'format' must be \"YUYV\" or \"NV12\"; got \""
+                                      "profile key 'format' must be one of " PROFILE_FORMATS_TEXT "; got \""
                                       BUS_ECHO_FMT "\"", BUS_ECHO(format));
         p.width = width;
         p.height = height;

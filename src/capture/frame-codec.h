@@ -11,3 +11,10 @@ int frame_encode_jpeg(struct jpeg_encoder *e, const struct frame *f, int quality
 
 /* A borrowed planar view of a YUV420 or YUV422P frame; -EINVAL for other layouts. */
 int frame_planar_view(const struct frame *f, struct yuv_planes *ret);
+
+/* Whether a raw frame's chroma is 4:2:0 (NV12, YU12) rather than 4:2:2. */
+bool frame_is_420(const struct frame *f);
+
+/* Copies a raw frame into tightly packed Y, Cb, Cr planes (chroma width/2 x height/2 for
+ * 4:2:0 layouts, width/2 x height for 4:2:2 ones). -EINVAL for MJPEG or an unknown layout. */
+int frame_split_planes(const struct frame *f, uint8_t *y, uint8_t *cb, uint8_t *cr);

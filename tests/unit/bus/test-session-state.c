@@ -131,7 +131,11 @@ static void test_names(void) {
         char buf[5];
         CHECK(fourcc_from_string("YUYV", &cc) == 0 && cc == V4L2_PIX_FMT_YUYV);
         CHECK(fourcc_from_string("NV12", &cc) == 0 && cc == V4L2_PIX_FMT_NV12);
-        CHECK(fourcc_from_string("MJPG", &cc) < 0);
+        /* Every fourcc Camera.Formats may list. */
+        CHECK(fourcc_from_string("MJPG", &cc) == 0 && cc == V4L2_PIX_FMT_MJPEG);
+        CHECK(fourcc_from_string("YU12", &cc) == 0 && cc == V4L2_PIX_FMT_YUV420);
+        CHECK(fourcc_from_string("UYVY", &cc) == 0 && cc == V4L2_PIX_FMT_UYVY);
+        CHECK(fourcc_from_string("RGB3", &cc) < 0);
         CHECK(fourcc_from_string("yuyv", &cc) < 0);
         CHECK(strcmp(fourcc_to_string(V4L2_PIX_FMT_NV12, buf), "NV12") == 0);
         CHECK(strcmp(fourcc_to_string(0x01020304, buf), "????") == 0);
@@ -151,9 +155,15 @@ static void test_profile(void) {
         output_profile_init_default(&p);
         CHECK(output_profile_validate(&p, &v) == 0);
         CHECK(p.fourcc == V4L2_PIX_FMT_YUYV && p.width == 640 && p.height == 480 && p.fps == 0);
+        static const uint32_t listed[] = { V4L2_PIX_FMT_MJPEG, V4L2_PIX_FMT_YUV420, V4L2_PIX_FMT_UYVY };
+        for (size_t i = 0; i < sizeof listed / sizeof listed[0]; i++) {
+                p.fourcc = listed[i];
+                CHECK(output_profile_validate(&p, &v) == 0);
+        }
 
         struct { struct output_profile p; const char *key; } bad[] = {
-                { { V4L2_PIX_FMT_MJPEG, 640, 480, 0 }, "'format'" },
+                { { V4L2_PIX_FMT_RGB24, 640, 480, 0 }, "'format'" },
+                { { V4L2_PIX_FMT_YUV422P, 640, 480, 0 }, "'format'" },
                 { { V4L2_PIX_FMT_YUYV, 641, 480, 0 }, "'width'" },
                 { { V4L2_PIX_FMT_YUYV, 0, 480, 0 }, "'width'" },
                 { { V4L2_PIX_FMT_YUYV, 16384, 480, 0 }, "'width'" },
