@@ -234,7 +234,7 @@ static int parse_args(int argc, char **argv, struct camctl_args *a, unsigned *gi
                         break;
                 case 'f':
                         if (strlen(optarg) != 4)
-                                return usage_error("--format needs a fourcc such as YUYV or NV12, not '%s'", optarg);
+                                return usage_error("--format needs a fourcc such as YUYV, NV12, YU12, UYVY or MJPG, not '%s'", optarg);
                         a->format = optarg;
                         break;
                 case 'b':

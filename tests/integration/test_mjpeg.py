@@ -247,6 +247,34 @@ class MjpegTest(camerad_test.CameradTestCase):
         self.assertNotEqual(quant_tables(final), quant_tables(proxy) if fmt == 'MJPG' else [])
         self.assertEqual(int(ips.GetImageInfo(image_id)['frames']), 4)
 
+    def camctl(self, *args, timeout=120):
+        r = subprocess.run([camerad_test.CAMCTL_BIN, f'--address={self.address}'] + list(args),
+                           capture_output=True, text=True, timeout=timeout)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r
+
+    def test_camctl_1080p_record_and_photo(self):
+        # What a new user of an MJPEG webcam does: record and take a photo at 1920x1080.
+        avi = os.path.join(self.workdir, f'clip-{os.getpid()}.avi')
+        jpg = os.path.join(self.workdir, f'photo-{os.getpid()}.jpg')
+        self.addCleanup(lambda: [os.path.exists(p) and os.unlink(p) for p in (avi, jpg)])
+        self.camctl('record', '-t', '2', '-f', 'MJPG', '-s', '1920x1080', '--no-defer', '-o', avi)
+        r = subprocess.run(['ffprobe', '-v', 'error', '-count_frames', '-select_streams', 'v:0',
+                            '-show_entries', 'stream=codec_name,width,height,nb_read_frames',
+                            '-of', 'csv=p=0', avi], capture_output=True, text=True, check=True)
+        codec, w, h, n = r.stdout.strip().split(',')
+        self.assertEqual((codec, int(w), int(h)), ('mjpeg', 1920, 1080))
+        # 2 s at 30 fps, all of them (a few fewer under valgrind's slowness).
+        self.assertGreaterEqual(int(n), 1 if self.daemon.valgrind else 50)
+        frames = self.camera_frames(avi)
+        self.assertEqual(len(frames), int(n))
+        self.assertFalse(any(0xC4 in jpeg_segments(f) for f in frames))  # no re-encode
+        self.camctl('photo', '-f', 'MJPG', '-s', '1920x1080', '--wait', '-o', jpg, timeout=300)
+        with open(jpg, 'rb') as f:
+            ok, w, h = camerad_test.djpeg_decodes(f.read())
+        self.assertTrue(ok)
+        self.assertEqual((w, h), (1920, 1080))
+
     def test_photo_mjpg(self):
         self.check_photo('MJPG')
 
