@@ -131,8 +131,17 @@ static void on_error(int error, const char *message, void *userdata) {
 }
 
 void session_stop_streaming(struct session *s) {
-        if (s->input)
+        if (s->input) {
+                struct camera_stats st;
+
                 camera_device_stop(s->input->device);
+                camera_device_get_stats(s->input->device, &st);
+                if (st.corrupt > 0 || st.decode_dropped > 0)
+                        log_info("%s: camera %s: %llu frames delivered, %llu damaged MJPEG frames "
+                                 "dropped, %llu dropped by a busy decoder", s->path, s->input->path,
+                                 (unsigned long long) st.delivered, (unsigned long long) st.corrupt,
+                                 (unsigned long long) st.decode_dropped);
+        }
         for (struct output *o = s->outputs; o; o = o->next)
                 if (o->added)
                         output_session_stopped(o);

@@ -79,6 +79,7 @@ int camera_device_mjpeg_start(struct camera_device *d, const struct capture_form
 /* After the backend's thread is gone: nothing pushes any more. */
 void camera_device_mjpeg_stop(struct camera_device *d) {
         if (d->decode) {
+                mjpeg_decode_stage_stop(d->decode);
                 mjpeg_decode_stage_stats(d->decode, &d->decode_stats);
                 d->decode = mjpeg_decode_stage_free(d->decode);
         }

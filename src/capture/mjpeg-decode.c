@@ -32,6 +32,8 @@ struct mjpeg_decode_stage {
         unsigned capacity, head, count;
         bool busy, stop;
         struct mjpeg_decode_stats stats;
+
+        bool joined; /* owner only */
 };
 
 static uint64_t thread_cpu_ns(void) {
@@ -125,17 +127,25 @@ static void *decode_thread(void *userdata) {
         return NULL;
 }
 
-struct mjpeg_decode_stage *mjpeg_decode_stage_free(struct mjpeg_decode_stage *s) {
-        if (!s)
-                return NULL;
+void mjpeg_decode_stage_stop(struct mjpeg_decode_stage *s) {
+        if (s->joined)
+                return;
         pthread_mutex_lock(&s->lock);
         s->stop = true;
         pthread_cond_signal(&s->cond);
         pthread_mutex_unlock(&s->lock);
         pthread_join(s->thread, NULL);
+        s->joined = true;
 
         for (unsigned i = 0; i < s->count; i++)
                 frame_unref(s->queue[(s->head + i) % s->capacity]);
+        s->count = 0;
+}
+
+struct mjpeg_decode_stage *mjpeg_decode_stage_free(struct mjpeg_decode_stage *s) {
+        if (!s)
+                return NULL;
+        mjpeg_decode_stage_stop(s);
         frame_pool_free(s->pool);
         jpeg_decoder_free(s->decoder);
         pthread_cond_destroy(&s->cond);

@@ -41,7 +41,11 @@ void mjpeg_decode_stage_drain(struct mjpeg_decode_stage *s);
 
 void mjpeg_decode_stage_stats(struct mjpeg_decode_stage *s, struct mjpeg_decode_stats *ret);
 
-/* Discards what is queued, joins the thread: no callback runs after it returns. */
+/* Discards what is queued and joins the thread: no callback runs after it returns, and the
+ * stats are final. Pushes afterwards are dropped. Idempotent. */
+void mjpeg_decode_stage_stop(struct mjpeg_decode_stage *s);
+
+/* Stops (if not yet) and frees. */
 struct mjpeg_decode_stage *mjpeg_decode_stage_free(struct mjpeg_decode_stage *s);
 
 static inline void mjpeg_decode_stage_freep(struct mjpeg_decode_stage **s) {
