@@ -5,6 +5,7 @@
 
 #include "bus/camera.h"
 #include "bus/manager.h"
+#include "bus/session.h"
 #include "bus/session-state.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -78,7 +79,7 @@ const sd_bus_vtable camera_vtable[] = {
 };
 
 bool camera_in_use(const struct camera *c) {
-        return c->holder != NULL;
+        return c->holders != NULL;
 }
 
 int camera_add(struct manager *m, struct camera_device *device, struct camera **ret) {
@@ -90,6 +91,7 @@ int camera_add(struct manager *m, struct camera_device *device, struct camera **
                 camera_device_free(device);
                 return -ENOMEM;
         }
+        pthread_mutex_init(&c->attach_lock, NULL);
         c->manager = m;
         c->device = device;
         c->index = m->next_camera_index++;
@@ -133,8 +135,10 @@ static void camera_unlink(struct camera *c) {
 struct camera *camera_free(struct camera *c) {
         if (!c)
                 return NULL;
+        assert(!c->streaming && !c->attached);
         if (!c->removed && c->manager)
                 camera_unlink(c);
+        pthread_mutex_destroy(&c->attach_lock);
         sd_bus_slot_unref(c->slot);
         camera_device_free(c->device);
         free(c->path);
@@ -165,13 +169,49 @@ void camera_unuse(struct camera *c) {
                 camera_free(c);
 }
 
-void camera_set_holder(struct camera *c, struct session *s) {
-        bool was = camera_in_use(c);
-
-        c->holder = s;
-        if (was != camera_in_use(c) && !c->removed)
+static void camera_emit_in_use(struct camera *c) {
+        if (!c->removed)
                 (void) sd_bus_emit_properties_changed(c->manager->bus, c->path, CAMERA_INTERFACE,
                                                       "InUse", NULL);
+}
+
+struct session *camera_holder(const struct camera *c) {
+        return c->holders;
+}
+
+bool camera_held_by(const struct camera *c, const struct session *s) {
+        for (const struct session *i = c->holders; i; i = i->hold_next)
+                if (i == s)
+                        return true;
+        return false;
+}
+
+void camera_hold(struct camera *c, struct session *s, const struct capture_format *fmt) {
+        bool was = camera_in_use(c);
+        struct session **tail = &c->holders;
+
+        if (!camera_held_by(c, s)) {
+                while (*tail)
+                        tail = &(*tail)->hold_next;
+                s->hold_next = NULL;
+                *tail = s;
+        }
+        /* Alone, it may set the format (again); with others the format stays. */
+        if (c->holders == s && !s->hold_next)
+                c->format = *fmt;
+        if (!was)
+                camera_emit_in_use(c);
+}
+
+void camera_unhold(struct camera *c, struct session *s) {
+        for (struct session **p = &c->holders; *p; p = &(*p)->hold_next)
+                if (*p == s) {
+                        *p = s->hold_next;
+                        s->hold_next = NULL;
+                        if (!camera_in_use(c))
+                                camera_emit_in_use(c);
+                        return;
+                }
 }
 
 void camera_update_connected(struct camera *c) {
