@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "bus/camera.h"
+#include "bus/camera-capture.h"
 #include "bus/manager.h"
 #include "bus/session.h"
 #include "bus/session-state.h"
@@ -66,6 +66,20 @@ static int property_get_formats(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_close_container(reply);
 }
 
+/* The format in use while a session holds the camera; ("", 0, 0, 0) when free. */
+static int property_get_capture_format(sd_bus *bus, const char *path, const char *interface,
+                                       const char *property, sd_bus_message *reply, void *userdata,
+                                       sd_bus_error *error) {
+        struct camera *c = userdata;
+        char cc[5];
+
+        if (!camera_in_use(c))
+                return sd_bus_message_append(reply, "(suud)", "", 0, 0, 0.0);
+        return sd_bus_message_append(reply, "(suud)", fourcc_to_string(c->format.fourcc, cc),
+                                     c->format.width, c->format.height,
+                                     camera_capture_rate(c, &c->format));
+}
+
 const sd_bus_vtable camera_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Id", "s", property_get_info_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -75,6 +89,8 @@ const sd_bus_vtable camera_vtable[] = {
         SD_BUS_PROPERTY("Connected", "b", property_get_connected, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("InUse", "b", property_get_in_use, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Formats", "a(suud)", property_get_formats, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("CaptureFormat", "(suud)", property_get_capture_format, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END,
 };
 
@@ -169,10 +185,20 @@ void camera_unuse(struct camera *c) {
                 camera_free(c);
 }
 
-static void camera_emit_in_use(struct camera *c) {
-        if (!c->removed)
+static void camera_emit(struct camera *c, bool in_use, bool format) {
+        if (c->removed || (!in_use && !format))
+                return;
+        if (in_use)
                 (void) sd_bus_emit_properties_changed(c->manager->bus, c->path, CAMERA_INTERFACE,
-                                                      "InUse", NULL);
+                                                      "InUse", "CaptureFormat", NULL);
+        else
+                (void) sd_bus_emit_properties_changed(c->manager->bus, c->path, CAMERA_INTERFACE,
+                                                      "CaptureFormat", NULL);
+}
+
+static bool capture_format_equal(const struct capture_format *a, const struct capture_format *b) {
+        return a->fourcc == b->fourcc && a->width == b->width && a->height == b->height &&
+               a->max_fps == b->max_fps;
 }
 
 struct session *camera_holder(const struct camera *c) {
@@ -197,10 +223,12 @@ void camera_hold(struct camera *c, struct session *s, const struct capture_forma
                 *tail = s;
         }
         /* Alone, it may set the format (again); with others the format stays. */
-        if (c->holders == s && !s->hold_next)
+        bool format_changed = false;
+        if (c->holders == s && !s->hold_next) {
+                format_changed = !capture_format_equal(&c->format, fmt);
                 c->format = *fmt;
-        if (!was)
-                camera_emit_in_use(c);
+        }
+        camera_emit(c, !was, format_changed);
 }
 
 void camera_unhold(struct camera *c, struct session *s) {
@@ -208,8 +236,10 @@ void camera_unhold(struct camera *c, struct session *s) {
                 if (*p == s) {
                         *p = s->hold_next;
                         s->hold_next = NULL;
-                        if (!camera_in_use(c))
-                                camera_emit_in_use(c);
+                        if (!camera_in_use(c)) {
+                                c->format = (struct capture_format) {};
+                                camera_emit(c, true, true);
+                        }
                         return;
                 }
 }

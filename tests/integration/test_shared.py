@@ -419,6 +419,37 @@ class RulesTest(SharedCase):
                             if 'InUse' in args[1]] == [True, False], timeout=5)
         self.assert_capture_free()
 
+    def test_capture_format_tells_what_fits(self):
+        changes = self.signals('org.freedesktop.DBus.Properties', path=CAMERA,
+                               member='PropertiesChanged')
+        fmt = lambda: tuple(self.get_property(CAMERA, 'Camera', 'CaptureFormat'))
+        self.assertEqual(fmt(), ('', 0, 0, 0.0))
+        owner_path, owner, _ = self.preview_session(fmt='NV12', width=640, height=480,
+                                                    fps=15.0)
+        self.assertEqual(fmt(), ('NV12', 640, 480, 15.0))
+        # A client reads it and picks a profile that fits.
+        f, w, h, rate = fmt()
+        path, shared, _ = self.preview_session(shared=True, fmt=str(f), width=int(w),
+                                               height=int(h), fps=float(rate))
+        self.assertEqual(self.state(path), 'running')
+        owner.Release()
+        self.assertEqual(fmt(), ('NV12', 640, 480, 15.0), 'the format stays')
+        # Alone, the shared session changes it; fps 0 reads as the camera's fastest rate.
+        shared.BeginConfig()
+        out = [o for o in self.get_property(path, 'Session', 'Outputs')][0]
+        shared.RemoveOutput(out)
+        shared.AddOutput(shared.CreateOutput('preview', profile(fps=0.0)))
+        shared.CommitConfig()
+        fastest = [float(r) for (ff, ww, hh, r) in self.get_property(CAMERA, 'Camera', 'Formats')
+                   if (str(ff), int(ww), int(hh)) == ('YUYV', 320, 240)][0]
+        self.assertEqual(fmt(), ('YUYV', 320, 240, fastest))
+        shared.Release()
+        self.assertEqual(fmt(), ('', 0, 0, 0.0))
+        wait_until(lambda: [tuple(a[1]['CaptureFormat']) for m, _, a in changes.signals
+                            if 'CaptureFormat' in a[1]] ==
+                   [('NV12', 640, 480, 15.0), ('YUYV', 320, 240, fastest), ('', 0, 0, 0.0)],
+                   timeout=5)
+
     def test_remove_input_leaves_the_capture(self):
         owner_path, owner, _ = self.preview_session()
         shared_path, shared, _ = self.preview_session(shared=True)
