@@ -8,8 +8,11 @@ false and the camera is free for anyone when the last session goes; a camera fai
 reaches every session on it; the option's bad inputs."""
 
 import re
+import json
+import os
 import select
 import socket
+import subprocess
 import tempfile
 import time
 import unittest
@@ -510,6 +513,47 @@ class OptionsTest(SharedCase):
         reader = Y4MReader(preview.OpenStream())
         self.addCleanup(reader.close)
         reader.read_frames(5)
+
+
+class CamctlTest(SharedCase):
+    """camctl preview --shared next to an app that holds the camera."""
+
+    def camctl(self, *args):
+        if not camerad_test.CAMCTL_BIN or not os.access(camerad_test.CAMCTL_BIN, os.X_OK):
+            self.skipTest('camctl not built')
+        return subprocess.run([camerad_test.CAMCTL_BIN, f'--address={self.address}', *args],
+                              capture_output=True, timeout=60)
+
+    def test_preview_shared_takes_the_format_in_use(self):
+        other = self.second_client()
+        owner_path, owner, _ = self.preview_session(other, fmt='NV12', width=640, height=480,
+                                                    fps=15.0)
+        out = os.path.join(self.workdir, f'{self.id()}.y4m')
+        r = self.camctl('--json', 'preview', '--shared', '--frames', '5', '-o', out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)['frames'], 5)
+        codec, w, h, n = camerad_test.ffprobe_frames(out)
+        self.assertEqual((codec, w, h, n), ('rawvideo', 640, 480, 5))
+        with open(out, 'rb') as f:
+            self.assertIn(b' F15:1 ', f.readline())
+        self.assertEqual(self.state(owner_path), 'running')
+
+        # Without --shared: Conflict, as before; a size that does not fit: ConfigConflict.
+        r = self.camctl('preview', '--frames', '1', '-o', out)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b'Conflict', r.stderr)
+        self.assertIn(owner_path.encode(), r.stderr)
+        r = self.camctl('preview', '--shared', '-s', '320x240', '--frames', '1', '-o', out)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b'runs NV12 640x480 at 15 fps', r.stderr)
+
+    def test_preview_shared_on_a_free_camera(self):
+        out = os.path.join(self.workdir, f'{self.id()}.y4m')
+        r = self.camctl('--json', 'preview', '--shared', '-s', '320x240', '--frames', '3',
+                        '-o', out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(camerad_test.ffprobe_frames(out)[1:], (320, 240, 3))
+        wait_until(lambda: not self.in_use(), timeout=5)
 
 
 class CameraFailureTest(SharedCase):
