@@ -292,6 +292,45 @@ class TwoClientsTest(SharedCase):
         shared.Release()
         self.assert_capture_free()
 
+    def test_photo_and_recording_from_shared_sessions(self):
+        """Every output kind takes its frames from the one capture: a shared photo session
+        captures and a shared video session records while the owner previews."""
+        owner_path, owner, preview = self.preview_session(width=640, height=480, fps=30.0)
+        reader = Y4MReader(preview.OpenStream())
+        self.addCleanup(reader.close)
+        photo_path, photo_session = self.create(shared=dbus.Boolean(True))
+        photo_out = self.configure(photo_session, kind='photo', width=640, height=480)
+        photo_session.CommitConfig()
+        photo_session.Start()
+        video_path, video_session = self.create(mode='video', shared=dbus.Boolean(True))
+        video_out = self.configure(video_session, kind='video', width=640, height=480,
+                                   fps=15.0)
+        video_session.CommitConfig()
+        video_session.Start()
+
+        photo = self.iface(photo_out, 'PhotoOutput')
+        image_id = str(photo.Capture(dbus.Dictionary({'burst': dbus.UInt32(2)},
+                                                     signature='sv')))
+        ips = self.iface(self.manager.GetImageProcessSession(), 'ImageProcessSession')
+        fd, kind = ips.OpenImage(image_id)
+        self.assertEqual(str(kind), 'proxy')
+        self.assertEqual(camerad_test.djpeg_decodes(camerad_test.read_fd(fd)), (True, 640, 480))
+
+        vo = self.iface(video_out, 'VideoOutput')
+        with tempfile.NamedTemporaryFile(suffix='.avi', dir=self.workdir) as f:
+            vo.StartRecording(dbus.types.UnixFd(f.fileno()),
+                              dbus.Dictionary({'deferred': dbus.Boolean(False)}, signature='sv'))
+            time.sleep(1.5)
+            vo.StopRecording()
+            codec, w, h, frames = camerad_test.ffprobe_frames(f.name)
+        self.assertEqual((codec, w, h), ('mjpeg', 640, 480))
+        # ~22 at 15 fps in 1.5 s: the recorder thins the 30 fps capture to its own rate.
+        self.assertGreaterEqual(frames, 1 if self.daemon.valgrind else 10)
+        self.assertLessEqual(frames, 30)
+        reader.read_frames(10)
+        for p in (owner_path, photo_path, video_path):
+            self.assertEqual(self.state(p), 'running')
+
     def test_shared_joins_a_committed_capture(self):
         """The holder has committed but not started: the shared session starts the capture
         alone, in the holder's format, and the holder joins it later."""
