@@ -40,7 +40,9 @@ struct camera {
 
         /* Test hooks: $CAMERAD_TEST_FAIL_AFTER_FRAMES=N makes the capture report a camera
          * failure after N frames of each start (0 = off), only in the first M starts of
-         * the camera when $CAMERAD_TEST_FAIL_STARTS=M is set. Capture thread only. */
+         * the camera when $CAMERAD_TEST_FAIL_STARTS=M is set.
+         * $CAMERAD_TEST_FAILURE_NOTICE_DELAY_MS=D holds each failure notice D ms on the
+         * loop before acting on it (a slow mailbox). Capture thread only. */
         unsigned long fail_after_frames;
         unsigned long frames_seen;
         bool removed;           /* gone from the bus (unplugged); freed when unused */
@@ -68,9 +70,10 @@ void camera_unuse(struct camera *c);
 struct session *camera_holder(const struct camera *c);
 bool camera_held_by(const struct camera *c, const struct session *s);
 /* s joins the holders (at the end; no-op when it is one). When it is the only holder,
- * fmt becomes the format in use. Emits InUse on the first holder. */
+ * fmt becomes the format in use. Emits InUse and CaptureFormat as they change. */
 void camera_hold(struct camera *c, struct session *s, const struct capture_format *fmt);
-/* s stops holding c (no-op when it did not); emits InUse when the last one goes. */
+/* s stops holding c (no-op when it did not); the last one out clears the format in use
+ * and emits InUse and CaptureFormat. */
 void camera_unhold(struct camera *c, struct session *s);
 
 /* Re-reads camera_device_is_connected() and emits Connected when it changed. */

@@ -27,8 +27,8 @@ int session_check_may_change_camera(const struct session *s, const char *method,
         if (!s->shared)
                 return 0;
         return bus_error_setf(error, CAMERAD_ERROR_OPERATION_NOT_ALLOWED,
-                              "%s: %s is a shared session; it uses the camera as its holder set "
-                              "it up and cannot change it", method, s->path);
+                              "%s: %s is a shared session: it takes the camera as the sessions "
+                              "holding it set it up and cannot change it", method, s->path);
 }
 
 unsigned manager_count_sessions_of(struct manager *m, const char *owner) {

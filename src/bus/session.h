@@ -85,7 +85,8 @@ int session_check_owner(struct session *s, sd_bus_message *m, sd_bus_error *erro
 /* For session.c and session-capture.c only. */
 void session_set_state(struct session *s, enum session_state state);
 void session_view(struct session *s, struct session_config_view *v);
-/* Prepares the added outputs and starts the camera; ServiceFatal when it refuses. */
+/* Prepares the added outputs and attaches s to its camera's capture (starting the camera
+ * when no other session runs on it); ServiceFatal when the camera refuses. */
 int session_start_streaming(struct session *s, sd_bus_error *error);
 /* Leaves the camera's capture (which stops when s was the last one on it) and tells
  * the outputs. No frame reaches s's outputs after it returns. */
