@@ -186,6 +186,7 @@ int camera_capture_attach(struct camera *c, struct session *s) {
 
         if (c->streaming)
                 return 0;
+        assert(!s->attached_next); /* nobody else is attached to a stopped capture */
         r = camera_capture_start(c);
         if (r < 0)
                 camera_capture_detach(c, s);
