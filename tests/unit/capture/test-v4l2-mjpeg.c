@@ -5,9 +5,11 @@
  * YU12 and UYVY with padded rows, and which formats bypass libv4l2. */
 #include <linux/videodev2.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "capture/camera-device.h"
+#include "capture/mjpeg-decode.h"
 #include "fake-v4l2.h"
 #include "media/jpeg-markers.h"
 #include "media/jpeg.h"
@@ -269,8 +271,66 @@ static void test_native_raw(uint32_t fourcc) {
         camera_device_free(d);
 }
 
+struct slow_sink {
+        atomic_uint decoded;
+        uint64_t last_seq;
+        bool in_order;
+};
+
+static void on_decoded_slowly(struct frame *f, void *userdata) {
+        struct slow_sink *s = userdata;
+        if (atomic_load(&s->decoded) > 0 && f->sequence <= s->last_seq)
+                s->in_order = false;
+        s->last_seq = f->sequence;
+        atomic_fetch_add(&s->decoded, 1);
+        test_sleep_ms(30); /* a busy consumer: the queue fills */
+}
+
+/* The decode stage alone: a full queue drops the new frame and counts it, never blocks the
+ * pusher; each frame is decoded at most once, in order; freeing with frames queued leaks
+ * nothing. */
+static void test_decode_stage_queue(void) {
+        struct mjpeg_decode_stage *st = NULL;
+        struct mjpeg_decode_stats stats;
+        struct slow_sink sink = { .in_order = true };
+        const unsigned n = 12;
+
+        check(mjpeg_decode_stage_new(FAKE_W, FAKE_H, 33, on_decoded_slowly, &sink, &st) == -EINVAL);
+        check_ok(mjpeg_decode_stage_new(FAKE_W, FAKE_H, 1, on_decoded_slowly, &sink, &st));
+        unsigned queued = 0;
+        double t0 = test_now();
+        for (unsigned i = 0; i < n; i++) {
+                struct frame *j = frame_new(V4L2_PIX_FMT_MJPEG, FAKE_W, FAKE_H);
+                check(j);
+                memcpy(j->data, jpegs[i % N_JPEGS], jpeg_sizes[i % N_JPEGS]);
+                j->size = jpeg_sizes[i % N_JPEGS];
+                j->sequence = i;
+                queued += mjpeg_decode_stage_push(st, j);
+                frame_unref(j);
+        }
+        double push_s = test_now() - t0;
+        mjpeg_decode_stage_drain(st);
+        mjpeg_decode_stage_stats(st, &stats);
+        fprintf(stderr, "decode stage: %u queued, %llu decoded, %llu dropped, pushes took %.1f ms\n", queued,
+                (unsigned long long) stats.decoded, (unsigned long long) stats.dropped, push_s * 1e3);
+        check(stats.decoded == queued && stats.decoded + stats.dropped == n && stats.corrupt == 0);
+        check(stats.dropped >= n / 2);
+        check(atomic_load(&sink.decoded) == queued && sink.in_order);
+
+        /* Frames still queued at free are released, not decoded. */
+        for (unsigned i = 0; i < 2; i++) {
+                struct frame *j = frame_new(V4L2_PIX_FMT_MJPEG, FAKE_W, FAKE_H);
+                memcpy(j->data, jpegs[0], jpeg_sizes[0]);
+                j->size = jpeg_sizes[0];
+                (void) mjpeg_decode_stage_push(st, j);
+                frame_unref(j);
+        }
+        mjpeg_decode_stage_free(st);
+}
+
 int main(void) {
         make_jpegs();
+        test_decode_stage_queue();
         test_mjpeg_pass_through();
         test_mjpeg_decode();
         test_mjpeg_only();
