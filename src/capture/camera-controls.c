@@ -149,15 +149,13 @@ static const struct camera_menu_item *menu_item(const struct camera_control *c, 
 /* The value s asks of c, or -EINVAL with *ret_error. */
 static int resolve(const struct camera_control *c, const struct camera_control_setting *s,
                    int64_t *ret, char **ret_error) {
-        const char *type = camera_control_type_to_string(c->type);
-
         if (c->read_only)
                 return refuse(ret_error, -EINVAL, "%s is read-only", c->name);
         switch (s->kind) {
         case CAMERA_VALUE_NAME:
                 if (c->type != CAMERA_CONTROL_MENU)
-                        return refuse(ret_error, -EINVAL, "%s is an %s control; it takes a number%s, not a name",
-                                      c->name, type, c->type == CAMERA_CONTROL_BOOLEAN ? " or a boolean" : "");
+                        return refuse(ret_error, -EINVAL, "%s is a number%s, not a menu; it takes no name",
+                                      c->name, c->type == CAMERA_CONTROL_BOOLEAN ? " or a boolean" : "");
                 for (size_t k = 0; k < c->n_menu; k++)
                         if (strcasecmp(c->menu[k].name, s->item) == 0) {
                                 *ret = c->menu[k].index;
@@ -166,8 +164,9 @@ static int resolve(const struct camera_control *c, const struct camera_control_s
                 return refuse(ret_error, -EINVAL, "%s has no item \"%.64s\"", c->name, s->item);
         case CAMERA_VALUE_BOOLEAN:
                 if (c->type != CAMERA_CONTROL_BOOLEAN)
-                        return refuse(ret_error, -EINVAL, "%s is a %s control; it takes a number%s, not a boolean",
-                                      c->name, type, c->type == CAMERA_CONTROL_MENU ? " or an item name" : "");
+                        return refuse(ret_error, -EINVAL, "%s is %s control; it takes a number%s, not a boolean",
+                                      c->name, c->type == CAMERA_CONTROL_MENU ? "a menu" : "an integer",
+                                      c->type == CAMERA_CONTROL_MENU ? " or an item name" : "");
                 *ret = s->value ? 1 : 0;
                 return 0;
         case CAMERA_VALUE_INTEGER:
