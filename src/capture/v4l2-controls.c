@@ -197,8 +197,10 @@ static void *watch_thread(void *userdata) {
                         continue;
                 if (n < 0 || p[1].revents)
                         return NULL;
-                if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL) && !(p[0].revents & POLLPRI))
-                        return NULL; /* unplugged: the capture thread reports it */
+                /* An unregistered (unplugged) node polls ERR|HUP|PRI at once, for good:
+                 * leave, the capture thread reports it. */
+                if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL))
+                        return NULL;
                 if (!(p[0].revents & POLLPRI))
                         continue;
 

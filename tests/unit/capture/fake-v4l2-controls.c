@@ -239,6 +239,8 @@ static int subscribe(const struct v4l2_event_subscription *s, bool on) {
 }
 
 static int dqevent(struct v4l2_event *e) {
+        if (fake.ctrl_hangup)
+                return fail(ENODEV);
         if (st.n_events == 0)
                 return fail(ENOENT);
         *e = st.events[0];

@@ -405,6 +405,15 @@ static int fake_munmap(void *addr, size_t length) {
  * next scripted action; with the script done it just times out. */
 /* The control watcher: POLLPRI while events wait. */
 static int fake_poll_controls(struct pollfd *fds) {
+        pthread_mutex_lock(&fake.lock);
+        fake.ctrl_polls++;
+        bool hangup = fake.ctrl_hangup;
+        pthread_mutex_unlock(&fake.lock);
+        if (hangup) {
+                fds[0].revents = POLLERR | POLLHUP | POLLPRI;
+                fds[1].revents = 0;
+                return 1;
+        }
         int r = poll(fds + 1, 1, 2);
         fds[0].revents = 0;
         if (r > 0)

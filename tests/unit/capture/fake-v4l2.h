@@ -65,6 +65,8 @@ struct fake {
         unsigned ctrl_try_calls, ctrl_set_calls, ctrl_subscriptions;
         uint32_t ctrl_fail_id;  /* TRY and S of this control fail with ctrl_fail_errno */
         int ctrl_fail_errno;    /* 0 = EINVAL */
+        bool ctrl_hangup;       /* the control node polls as unplugged: ERR|HUP|PRI */
+        unsigned ctrl_polls;
 };
 
 extern struct fake fake;

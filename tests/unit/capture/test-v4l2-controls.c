@@ -326,6 +326,29 @@ static void test_events(void) {
         camera_device_free(d);
 }
 
+/* An unplugged node polls ERR|HUP|PRI for good: the watcher leaves instead of spinning,
+ * and stop still joins it. */
+static void test_watcher_unplugged(void) {
+        struct camera_device *d = open_fake();
+        const struct capture_format fmt = { V4L2_PIX_FMT_YUYV, FAKE_W, FAKE_H, 30 };
+
+        check_ok(camera_device_start(d, &fmt, on_frame, NULL, NULL));
+        pthread_mutex_lock(&fake.lock);
+        fake.ctrl_hangup = true;
+        pthread_mutex_unlock(&fake.lock);
+        test_sleep_ms(50);
+        pthread_mutex_lock(&fake.lock);
+        unsigned polls = fake.ctrl_polls;
+        pthread_mutex_unlock(&fake.lock);
+        test_sleep_ms(100);
+        pthread_mutex_lock(&fake.lock);
+        check(fake.ctrl_polls == polls);
+        pthread_mutex_unlock(&fake.lock);
+        camera_device_stop(d);
+        check(!fake.ctrl_fd_open);
+        camera_device_free(d);
+}
+
 int main(void) {
         test_names();
         test_enumerate();
@@ -333,5 +356,6 @@ int main(void) {
         test_try_fails();
         test_clusters();
         test_events();
+        test_watcher_unplugged();
         return 0;
 }
