@@ -11,20 +11,9 @@
 #include "shared/id.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "shared/private-dir.h"
 
-/* Tightens what the scan opened itself with O_NOFOLLOW (so fd is the entry, never a
- * symlink's target) to the store's modes: folders 0700, files 0600. Folders made by older
- * versions or by hand may be wider. The daemon owns them; failing is only logged. */
-void store_make_private(int fd, mode_t mode, const char *what) {
-        struct stat st;
-
-        if (fstat(fd, &st) < 0 || (st.st_mode & 07777) == mode)
-                return;
-        if (fchmod(fd, mode) < 0)
-                log_warning_errno(errno, "store: cannot set the mode of %s to %04o: %m", what, (unsigned) mode);
-}
-
-/* store_make_private() for every regular file in the folder dir_fd. */
+/* fd_make_private() for every regular file in the folder dir_fd. */
 static void make_files_private(int dir_fd, const char *path) {
         _cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
         struct dirent *de;
@@ -47,7 +36,7 @@ static void make_files_private(int dir_fd, const char *path) {
                         _cleanup_free_ char *what = NULL;
                         if (asprintf(&what, "%s/%s", path, de->d_name) < 0)
                                 what = NULL;
-                        store_make_private(file_fd, 0600, what ?: de->d_name);
+                        fd_make_private(file_fd, 0600, what ?: de->d_name);
                 }
         }
         closedir(d);
@@ -121,7 +110,7 @@ static int scan_one(struct image_store *s, const char *name, image_store_scan_fn
         if (fd < 0)
                 return 0; /* vanished or not a folder: handled by the caller's checks */
         remove_temp_files(fd);
-        store_make_private(fd, 0700, name);
+        fd_make_private(fd, 0700, name);
         make_files_private(fd, name);
         r = read_small_file(fd, "record.json", 16 * 1024, &text, &size);
         if (r >= 0)

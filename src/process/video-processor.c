@@ -20,6 +20,7 @@
 #include "shared/log.h"
 #include "shared/mailbox.h"
 #include "shared/macro.h"
+#include "shared/private-dir.h"
 
 struct progress_letter {
         struct video_processor *vp;
@@ -372,73 +373,6 @@ void video_processor_stop_all(struct video_processor *vp, enum pool_cancel reaso
 
 /* ---- construction ---- */
 
-static int mkdir_p(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                                return negative_errno();
-                        *s = '/';
-                }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return negative_errno();
-        return 0;
-}
-
-/* Creates (0700) and opens the folder name under dir_fd without following a symlink: a
- * symlink gives -ELOOP, anything else not a folder -ENOTDIR, so records are never read,
- * written or deleted outside the state dir. An existing folder is tightened to 0700. */
-static int open_private_dir_at(int dir_fd, const char *name) {
-        struct stat st;
-        int fd;
-
-        if (mkdirat(dir_fd, name, 0700) < 0 && errno != EEXIST)
-                return negative_errno();
-        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
-                int r = negative_errno();
-                /* O_DIRECTORY wins over O_NOFOLLOW: a symlink gives ENOTDIR; say which. */
-                if (r == -ENOTDIR && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISLNK(st.st_mode))
-                        r = -ELOOP;
-                return r;
-        }
-        if (fstat(fd, &st) >= 0 && (st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
-                log_debug_errno(errno, "Cannot make folder %s private: %m", name);
-        return fd;
-}
-
-static const char *refusal(int r) {
-        return r == -ELOOP ? " (a symbolic link; refusing to follow it)" :
-               r == -ENOTDIR ? " (not a folder)" : "";
-}
-
-/* <state_dir>/videos/<uid>: the state dir itself is the administrator's choice and may be
- * reached through symlinks; the two levels below are ours and never are. */
-static int open_video_dir(const char *state_dir, uid_t uid, const char *path) {
-        _cleanup_close_ int state_fd = -1, videos_fd = -1;
-        char uid_name[32];
-        int fd, r;
-
-        r = mkdir_p(state_dir, 0700);
-        if (r < 0)
-                return log_error_errno(r, "Cannot create %s: %m", state_dir);
-        state_fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (state_fd < 0)
-                return log_error_errno(errno, "Cannot open %s: %m", state_dir);
-        videos_fd = open_private_dir_at(state_fd, "videos");
-        if (videos_fd < 0)
-                return log_error_errno(videos_fd, "Cannot use %s/videos%s: %m", state_dir, refusal(videos_fd));
-        snprintf(uid_name, sizeof uid_name, "%u", (unsigned) uid);
-        fd = open_private_dir_at(videos_fd, uid_name);
-        if (fd < 0)
-                return log_error_errno(fd, "Cannot use %s%s: %m", path, refusal(fd));
-        return fd;
-}
-
 static int compare_records(const void *a, const void *b) {
         const struct video_record *x = a, *y = b;
         if (x->created_us != y->created_us)
@@ -474,7 +408,7 @@ int video_processor_new(const char *state_dir, uid_t uid, struct worker_pool *po
                 r = -ENOMEM;
                 goto fail;
         }
-        vp->dir_fd = open_video_dir(state_dir, uid, vp->dir_path);
+        vp->dir_fd = open_private_user_dir(state_dir, "videos", uid);
         if (vp->dir_fd < 0) {
                 r = vp->dir_fd;
                 goto fail;
