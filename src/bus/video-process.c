@@ -385,19 +385,20 @@ static void on_done(struct video_processor *vp, const char *id, const struct vid
                             "elapsed", "t", info->elapsed_us);
 }
 
-static void on_error(struct video_processor *vp, const char *id, const char *code, const char *message,
-                     void *userdata) {
+static void on_error(struct video_processor *vp, const char *id, enum video_error error,
+                     const char *message, void *userdata) {
         struct user_context *u = userdata;
+        const char *code = video_error_to_string(error);
 
         log_info("uid %u: video %s: %s (%s)", (unsigned) u->uid, id, code, message ?: "");
         manager_note_activity(u->manager);
         process_emit_signal(u, PROCESS_VIDEO, id, "Error", "ss", id, code);
 }
 
-static void on_status(struct video_processor *vp, const char *status, void *userdata) {
+static void on_status(struct video_processor *vp, enum video_status status, void *userdata) {
         struct user_context *u = userdata;
 
-        process_emit_signal(u, PROCESS_VIDEO, NULL, "StatusChanged", "s", status);
+        process_emit_signal(u, PROCESS_VIDEO, NULL, "StatusChanged", "s", video_status_to_string(status));
 }
 
 static void on_progress(struct video_processor *vp, const char *id, uint64_t timestamp_us,

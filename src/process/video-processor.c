@@ -30,25 +30,6 @@ struct progress_letter {
         uint64_t timestamp_us;
 };
 
-static const char *const state_names[_VIDEO_STATE_MAX] = {
-        [VIDEO_STATE_PENDING] = "pending",
-        [VIDEO_STATE_RUNNING] = "running",
-        [VIDEO_STATE_DONE] = "done",
-        [VIDEO_STATE_ERROR] = "error",
-};
-
-const char *video_state_to_string(enum video_state s) {
-        return s >= 0 && s < _VIDEO_STATE_MAX ? state_names[s] : NULL;
-}
-
-const char *video_stream_type_to_string(enum video_stream_type t) {
-        static const char *const names[_VIDEO_STREAM_TYPE_MAX] = {
-                [VIDEO_STREAM_VIDEO] = "video",
-                [VIDEO_STREAM_METADATA] = "metadata",
-                [VIDEO_STREAM_MAKER] = "maker",
-        };
-        return t >= 0 && t < _VIDEO_STREAM_TYPE_MAX ? names[t] : NULL;
-}
 
 uint64_t video_realtime_us(void) {
         struct timespec ts;
@@ -92,8 +73,8 @@ int video_entry_save(struct video_processor *vp, struct video_entry *e) {
         return r;
 }
 
-void video_processor_set_status(struct video_processor *vp, const char *status) {
-        if (streq(vp->status, status))
+void video_processor_set_status(struct video_processor *vp, enum video_status status) {
+        if (vp->status == status)
                 return;
         vp->status = status;
         if (vp->cb.status)
@@ -207,7 +188,7 @@ static void apply_run_result(struct video_processor *vp, struct video_entry *e, 
                 log_info("Video %s done: %u frames, %" PRIu64 " bytes in %.2f s", e->rec.id,
                          info.frames, info.size, res.elapsed_us / 1e6);
                 if (callbacks) {
-                        video_processor_set_status(vp, "ready");
+                        video_processor_set_status(vp, VIDEO_STATUS_READY);
                         if (vp->cb.done)
                                 vp->cb.done(vp, e->rec.id, &info, vp->userdata);
                         video_processor_pending_changed(vp);
@@ -224,7 +205,7 @@ static void apply_run_result(struct video_processor *vp, struct video_entry *e, 
                 log_warning("Video %s failed at frame %u: %s", e->rec.id, res.next_frame, res.message);
                 if (callbacks) {
                         if (res.error == -ENOSPC || res.error == -EDQUOT)
-                                video_processor_set_status(vp, "space-limit-reached");
+                                video_processor_set_status(vp, VIDEO_STATUS_SPACE_LIMIT_REACHED);
                         if (vp->cb.error)
                                 vp->cb.error(vp, e->rec.id, res.code, res.message, vp->userdata);
                 }
@@ -238,7 +219,7 @@ static void apply_run_result(struct video_processor *vp, struct video_entry *e, 
                 char msg[128];
                 snprintf(msg, sizeof msg, "processing was interrupted at frame %u; resume from %" PRIu64 " µs",
                          res.next_frame, video_frame_time_us(e->rec.rate, e->rec.scale, res.next_frame));
-                vp->cb.error(vp, e->rec.id, "abort", msg, vp->userdata);
+                vp->cb.error(vp, e->rec.id, VIDEO_ERROR_ABORT, msg, vp->userdata);
         }
 }
 
@@ -399,7 +380,7 @@ int video_processor_new(const char *state_dir, uid_t uid, struct worker_pool *po
         vp->uid = uid;
         vp->dir_fd = -1;
         vp->mailbox = mailbox;
-        vp->status = "ready";
+        vp->status = VIDEO_STATUS_READY;
         if (callbacks)
                 vp->cb = *callbacks;
         vp->userdata = userdata;
@@ -462,7 +443,7 @@ const char *video_processor_message(struct video_processor *vp) {
         return vp->message;
 }
 
-const char *video_processor_status(struct video_processor *vp) {
+enum video_status video_processor_status(struct video_processor *vp) {
         return vp->status;
 }
 
