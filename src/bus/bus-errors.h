@@ -8,7 +8,7 @@
 
 #include "bus/camerad-error.h"
 
-#define CAMERAD_ERROR_PREFIX "org.camerad.Camera1.Error."
+#include "shared/camerad-bus-names.h"
 
 /* The D-Bus error name, e.g. "org.camerad.Camera1.Error.Conflict". */
 const char *camerad_error_name(enum camerad_error err);

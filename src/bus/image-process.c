@@ -61,7 +61,7 @@ static int emit_properties(struct user_context *u, const char *first, ...) {
                 names[n++] = (char *) s;
         va_end(ap);
         return sd_bus_emit_properties_changed_strv(u->manager->bus, u->image_path,
-                                                   IMAGE_PROCESS_INTERFACE, names);
+                                                   CAMERAD_IFACE_IMAGES, names);
 }
 
 /* What each object last announced of ExecutionMode and Status. A method and the

@@ -13,7 +13,7 @@
 #include "shared/macro.h"
 #include "shared/mailbox.h"
 
-#define SESSION_INTERFACE CAMERAD_INTERFACE_PREFIX "Session"
+#define SESSION_INTERFACE CAMERAD_IFACE_SESSION
 
 static void on_error(int error, const char *message, void *userdata);
 

@@ -12,7 +12,7 @@
 #include "bus/session.h"
 #include "shared/log.h"
 
-#define SESSION_INTERFACE CAMERAD_INTERFACE_PREFIX "Session"
+#define SESSION_INTERFACE CAMERAD_IFACE_SESSION
 
 const char *session_path(const struct session *s) {
         return s->path;
@@ -507,7 +507,7 @@ int session_new(struct manager *m, const char *owner, uid_t owner_uid, enum sess
         }
         s->index = m->next_session_index++;
         s->owner = strdup(owner);
-        if (!s->owner || asprintf(&s->path, CAMERAD_ROOT_PATH "/session/%u", s->index) < 0) {
+        if (!s->owner || asprintf(&s->path, CAMERAD_SESSION_PATH_PREFIX "%u", s->index) < 0) {
                 s->path = NULL;
                 session_free(s);
                 return -ENOMEM;

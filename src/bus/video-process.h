@@ -7,8 +7,6 @@
 
 struct user_context;
 
-#define VIDEO_PROCESS_INTERFACE "org.camerad.Camera1.VideoProcessSession"
-
 /* The VideoProcessSession object of one uid (API.md), at u->video_path, over u->videos.
  * Signals come from the processor's callbacks (userdata: the user_context). */
 extern const struct video_processor_callbacks video_process_callbacks;
