@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* camerad: the camera service. Parses flags, prepares the state directory and the
  * configuration, connects to the bus and runs the sd-event loop until SIGTERM/SIGINT or
- * --idle-exit. See API.md "Running the daemon" and man/camerad.8. */
+ * --idle-exit. See the README, "Running the daemon by hand", and camerad(8). */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>

@@ -121,17 +121,23 @@ static struct output *session_find_output(struct session *s, const char *path) {
 
 /* ---- methods ------------------------------------------------------------------------ */
 
-#define SESSION_PRELUDE(op)                                                      \
-        struct session *s = userdata;                                            \
-        struct session_verdict verdict;                                          \
-        int r = session_check_owner(s, m, error);                                \
-        if (r < 0)                                                               \
-                return r;                                                        \
-        manager_note_activity(s->manager);                                       \
-        (void) verdict
+/* Every method starts here: only the owner may call, and a call keeps the daemon up. */
+static int session_begin_call(struct session *s, sd_bus_message *m, sd_bus_error *error) {
+        int r = session_check_owner(s, m, error);
+        if (r < 0)
+                return r;
+        manager_note_activity(s->manager);
+        return 0;
+}
 
 static int method_begin_config(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        SESSION_PRELUDE();
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r;
+
+        r = session_begin_call(s, m, error);
+        if (r < 0)
+                return r;
         if (session_check_state(s->state, SESSION_OP_BEGIN_CONFIG, &verdict) < 0)
                 return refuse(error, &verdict);
         if (s->state == SESSION_STATE_RUNNING)
@@ -144,8 +150,13 @@ static int method_can_add_input(sd_bus_message *m, void *userdata, sd_bus_error 
         struct session_config_view v;
         struct camera *c;
         const char *path;
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r;
 
-        SESSION_PRELUDE();
+        r = session_begin_call(s, m, error);
+        if (r < 0)
+                return r;
         r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
@@ -159,8 +170,13 @@ static int method_add_input(sd_bus_message *m, void *userdata, sd_bus_error *err
         struct session_config_view v;
         struct camera *c;
         const char *path;
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r;
 
-        SESSION_PRELUDE();
+        r = session_begin_call(s, m, error);
+        if (r < 0)
+                return r;
         r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
@@ -189,8 +205,13 @@ static void session_drop_input(struct session *s) {
 static int method_remove_input(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct session_config_view v;
         const char *path;
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r;
 
-        SESSION_PRELUDE();
+        r = session_begin_call(s, m, error);
+        if (r < 0)
+                return r;
         r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
@@ -208,8 +229,13 @@ static int method_create_output(sd_bus_message *m, void *userdata, sd_bus_error 
         const char *kind_name, *format = NULL;
         struct output *o;
         int kind;
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r;
 
-        SESSION_PRELUDE();
+        r = session_begin_call(s, m, error);
+        if (r < 0)
+                return r;
         if (session_check_state(s->state, SESSION_OP_CREATE_OUTPUT, &verdict) < 0)
                 return refuse(error, &verdict);
 
@@ -272,8 +298,13 @@ static int check_add_output(struct session *s, const char *path, struct session_
 
 static int method_can_add_output(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const char *path;
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r;
 
-        SESSION_PRELUDE();
+        r = session_begin_call(s, m, error);
+        if (r < 0)
+                return r;
         r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
@@ -282,8 +313,13 @@ static int method_can_add_output(sd_bus_message *m, void *userdata, sd_bus_error
 
 static int method_add_output(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const char *path;
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r;
 
-        SESSION_PRELUDE();
+        r = session_begin_call(s, m, error);
+        if (r < 0)
+                return r;
         r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
@@ -299,8 +335,13 @@ static int method_remove_output(sd_bus_message *m, void *userdata, sd_bus_error 
         struct session_config_view v;
         struct output *o;
         const char *path;
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r;
 
-        SESSION_PRELUDE();
+        r = session_begin_call(s, m, error);
+        if (r < 0)
+                return r;
         r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
@@ -316,8 +357,13 @@ static int method_remove_output(sd_bus_message *m, void *userdata, sd_bus_error 
 
 static int method_commit_config(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct session_config_view v;
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r;
 
-        SESSION_PRELUDE();
+        r = session_begin_call(s, m, error);
+        if (r < 0)
+                return r;
         session_view(s, &v);
         if (session_check_commit(&v, &verdict) < 0)
                 return refuse(error, &verdict);
@@ -334,7 +380,13 @@ static int method_commit_config(sd_bus_message *m, void *userdata, sd_bus_error 
 }
 
 static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        SESSION_PRELUDE();
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r;
+
+        r = session_begin_call(s, m, error);
+        if (r < 0)
+                return r;
         r = session_check_state(s->state, SESSION_OP_START, &verdict);
         if (r < 0)
                 return refuse(error, &verdict);
@@ -348,7 +400,13 @@ static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) 
 }
 
 static int method_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        SESSION_PRELUDE();
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r;
+
+        r = session_begin_call(s, m, error);
+        if (r < 0)
+                return r;
         if (session_check_state(s->state, SESSION_OP_STOP, &verdict) < 0)
                 return refuse(error, &verdict);
         session_stop_streaming(s);
@@ -357,7 +415,12 @@ static int method_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 }
 
 static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        SESSION_PRELUDE();
+        struct session *s = userdata;
+        int r;
+
+        r = session_begin_call(s, m, error);
+        if (r < 0)
+                return r;
         /* Reply first: the object is gone afterwards. */
         r = sd_bus_reply_method_return(m, NULL);
         session_release(s);

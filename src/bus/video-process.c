@@ -44,7 +44,9 @@ static int method_get_pending_videos(sd_bus_message *m, void *userdata, sd_bus_e
         _cleanup_(process_strv_freep) char **ids = NULL;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
         r = video_processor_pending(u->videos, &ids);
         if (r < 0)
                 return video_error(u, error, r, "GetPendingVideos");
@@ -71,7 +73,9 @@ static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error
         size_t n = 0;
         int fd, r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
         r = sd_bus_message_read(m, "sh", &id, &fd);
         if (r < 0)
                 return r;
@@ -199,7 +203,9 @@ static int method_create_streams(sd_bus_message *m, void *userdata, sd_bus_error
         size_t n;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
         r = read_stream_list(m, true, &outputs, &n, error);
         if (r < 0)
                 return r;
@@ -223,7 +229,9 @@ static int method_commit_streams(sd_bus_message *m, void *userdata, sd_bus_error
         size_t len;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
         r = sd_bus_message_read_array(m, 'y', &json, &len);
         if (r < 0)
                 return r;
@@ -240,7 +248,9 @@ static int method_release_streams(sd_bus_message *m, void *userdata, sd_bus_erro
         size_t n;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
         r = read_stream_list(m, false, &list, &n, error);
         if (r < 0)
                 return r;
@@ -261,7 +271,9 @@ static int method_process_video(sd_bus_message *m, void *userdata, sd_bus_error 
         uint64_t timestamp;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
         r = sd_bus_message_read(m, "st", &id, &timestamp);
         if (r < 0)
                 return r;
@@ -280,7 +292,9 @@ static int method_remove_video(sd_bus_message *m, void *userdata, sd_bus_error *
         const char *id;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
         r = process_read_id(PROCESS_VIDEO, m, &id, error);
         if (r < 0)
                 return r;
@@ -295,7 +309,9 @@ static int method_videos_op(sd_bus_message *m, struct user_context *u, sd_bus_er
                             int (*op)(struct video_processor *), const char *what) {
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
         r = op(u->videos);
         if (r < 0)
                 return video_error(u, error, r, what);
@@ -316,7 +332,9 @@ static int method_get_video_info(sd_bus_message *m, void *userdata, sd_bus_error
         const char *id;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
         r = process_read_id(PROCESS_VIDEO, m, &id, error);
         if (r < 0)
                 return r;

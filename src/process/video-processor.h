@@ -48,7 +48,7 @@ struct video_processor;
 struct worker_pool;
 struct mailbox;
 
-/* One stream of a prepared AVI, as API.md's Prepare returns it. */
+/* One stream of a prepared AVI, as Prepare returns it (dbus/org.camerad.Camera1.VideoProcessSession.xml). */
 struct video_stream_info {
         int id;                     /* stream number in the AVI, 0-based */
         enum video_stream_type type;
