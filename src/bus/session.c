@@ -130,12 +130,20 @@ static int session_begin_call(struct session *s, sd_bus_message *m, sd_bus_error
         return 0;
 }
 
+/* session_begin_call(), then the method's one argument, an object path. */
+static int session_begin_call_read_path(struct session *s, sd_bus_message *m, const char **path,
+                                        sd_bus_error *error) {
+        int r = session_begin_call(s, m, error);
+        if (r < 0)
+                return r;
+        return sd_bus_message_read(m, "o", path);
+}
+
 static int method_begin_config(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct session *s = userdata;
         struct session_verdict verdict;
-        int r;
+        int r = session_begin_call(s, m, error);
 
-        r = session_begin_call(s, m, error);
         if (r < 0)
                 return r;
         if (session_check_state(s->state, SESSION_OP_BEGIN_CONFIG, &verdict) < 0)
@@ -152,12 +160,8 @@ static int method_can_add_input(sd_bus_message *m, void *userdata, sd_bus_error 
         const char *path;
         struct session *s = userdata;
         struct session_verdict verdict;
-        int r;
+        int r = session_begin_call_read_path(s, m, &path, error);
 
-        r = session_begin_call(s, m, error);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
         c = manager_find_camera(s->manager, path);
@@ -172,12 +176,8 @@ static int method_add_input(sd_bus_message *m, void *userdata, sd_bus_error *err
         const char *path;
         struct session *s = userdata;
         struct session_verdict verdict;
-        int r;
+        int r = session_begin_call_read_path(s, m, &path, error);
 
-        r = session_begin_call(s, m, error);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
         c = manager_find_camera(s->manager, path);
@@ -207,12 +207,8 @@ static int method_remove_input(sd_bus_message *m, void *userdata, sd_bus_error *
         const char *path;
         struct session *s = userdata;
         struct session_verdict verdict;
-        int r;
+        int r = session_begin_call_read_path(s, m, &path, error);
 
-        r = session_begin_call(s, m, error);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
         session_view(s, &v);
@@ -231,9 +227,8 @@ static int method_create_output(sd_bus_message *m, void *userdata, sd_bus_error 
         int kind;
         struct session *s = userdata;
         struct session_verdict verdict;
-        int r;
+        int r = session_begin_call(s, m, error);
 
-        r = session_begin_call(s, m, error);
         if (r < 0)
                 return r;
         if (session_check_state(s->state, SESSION_OP_CREATE_OUTPUT, &verdict) < 0)
@@ -300,12 +295,8 @@ static int method_can_add_output(sd_bus_message *m, void *userdata, sd_bus_error
         const char *path;
         struct session *s = userdata;
         struct session_verdict verdict;
-        int r;
+        int r = session_begin_call_read_path(s, m, &path, error);
 
-        r = session_begin_call(s, m, error);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(m, "b", check_add_output(s, path, &verdict) == 0);
@@ -315,12 +306,8 @@ static int method_add_output(sd_bus_message *m, void *userdata, sd_bus_error *er
         const char *path;
         struct session *s = userdata;
         struct session_verdict verdict;
-        int r;
+        int r = session_begin_call_read_path(s, m, &path, error);
 
-        r = session_begin_call(s, m, error);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
         if (check_add_output(s, path, &verdict) < 0)
@@ -337,12 +324,8 @@ static int method_remove_output(sd_bus_message *m, void *userdata, sd_bus_error 
         const char *path;
         struct session *s = userdata;
         struct session_verdict verdict;
-        int r;
+        int r = session_begin_call_read_path(s, m, &path, error);
 
-        r = session_begin_call(s, m, error);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
         o = session_find_output(s, path);
@@ -359,9 +342,8 @@ static int method_commit_config(sd_bus_message *m, void *userdata, sd_bus_error 
         struct session_config_view v;
         struct session *s = userdata;
         struct session_verdict verdict;
-        int r;
+        int r = session_begin_call(s, m, error);
 
-        r = session_begin_call(s, m, error);
         if (r < 0)
                 return r;
         session_view(s, &v);
@@ -382,9 +364,8 @@ static int method_commit_config(sd_bus_message *m, void *userdata, sd_bus_error 
 static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct session *s = userdata;
         struct session_verdict verdict;
-        int r;
+        int r = session_begin_call(s, m, error);
 
-        r = session_begin_call(s, m, error);
         if (r < 0)
                 return r;
         r = session_check_state(s->state, SESSION_OP_START, &verdict);
@@ -402,9 +383,8 @@ static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) 
 static int method_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct session *s = userdata;
         struct session_verdict verdict;
-        int r;
+        int r = session_begin_call(s, m, error);
 
-        r = session_begin_call(s, m, error);
         if (r < 0)
                 return r;
         if (session_check_state(s->state, SESSION_OP_STOP, &verdict) < 0)
@@ -416,9 +396,8 @@ static int method_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 
 static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct session *s = userdata;
-        int r;
+        int r = session_begin_call(s, m, error);
 
-        r = session_begin_call(s, m, error);
         if (r < 0)
                 return r;
         /* Reply first: the object is gone afterwards. */
