@@ -116,7 +116,7 @@ static int method_get_concurrency(sd_bus_message *m, void *userdata, sd_bus_erro
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = read_mode(m, &mode, error);
         if (r < 0)
                 return r;
@@ -130,7 +130,7 @@ static int method_get_pending_images(sd_bus_message *m, void *userdata, sd_bus_e
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = image_processor_list_pending(u->images, &ids);
         if (r < 0)
                 return image_error(error, r, "GetPendingImages", NULL);
@@ -144,7 +144,7 @@ static int method_set_execution_mode(sd_bus_message *m, void *userdata, sd_bus_e
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = read_mode(m, &mode, error);
         if (r < 0)
                 return r;
@@ -165,7 +165,7 @@ static int method_image_op(sd_bus_message *m, struct user_context *u, sd_bus_err
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = process_read_id(PROCESS_IMAGE, m, &id, error);
         if (r < 0)
                 return r;
@@ -191,7 +191,7 @@ static int method_interrupt(sd_bus_message *m, void *userdata, sd_bus_error *err
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = image_processor_interrupt(u->images);
         if (r < 0)
                 return image_error(error, r, "Interrupt", NULL);
@@ -205,7 +205,7 @@ static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *error) 
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = image_processor_reset(u->images);
         if (r < 0)
                 return image_error(error, r, "Reset", NULL);
@@ -223,7 +223,7 @@ static int method_open_image(sd_bus_message *m, void *userdata, sd_bus_error *er
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = process_read_id(PROCESS_IMAGE, m, &id, error);
         if (r < 0)
                 return r;
@@ -242,7 +242,7 @@ static int method_get_image_info(sd_bus_message *m, void *userdata, sd_bus_error
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = process_read_id(PROCESS_IMAGE, m, &id, error);
         if (r < 0)
                 return r;

@@ -46,7 +46,7 @@ static int method_get_pending_videos(sd_bus_message *m, void *userdata, sd_bus_e
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = video_processor_pending(u->videos, &ids);
         if (r < 0)
                 return video_error(u, error, r, "GetPendingVideos");
@@ -75,7 +75,7 @@ static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = sd_bus_message_read(m, "sh", &id, &fd);
         if (r < 0)
                 return r;
@@ -205,7 +205,7 @@ static int method_create_streams(sd_bus_message *m, void *userdata, sd_bus_error
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = read_stream_list(m, true, &outputs, &n, error);
         if (r < 0)
                 return r;
@@ -231,7 +231,7 @@ static int method_commit_streams(sd_bus_message *m, void *userdata, sd_bus_error
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = sd_bus_message_read_array(m, 'y', &json, &len);
         if (r < 0)
                 return r;
@@ -250,7 +250,7 @@ static int method_release_streams(sd_bus_message *m, void *userdata, sd_bus_erro
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = read_stream_list(m, false, &list, &n, error);
         if (r < 0)
                 return r;
@@ -273,7 +273,7 @@ static int method_process_video(sd_bus_message *m, void *userdata, sd_bus_error 
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = sd_bus_message_read(m, "st", &id, &timestamp);
         if (r < 0)
                 return r;
@@ -294,7 +294,7 @@ static int method_remove_video(sd_bus_message *m, void *userdata, sd_bus_error *
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = process_read_id(PROCESS_VIDEO, m, &id, error);
         if (r < 0)
                 return r;
@@ -311,7 +311,7 @@ static int method_videos_op(sd_bus_message *m, struct user_context *u, sd_bus_er
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = op(u->videos);
         if (r < 0)
                 return video_error(u, error, r, what);
@@ -334,7 +334,7 @@ static int method_get_video_info(sd_bus_message *m, void *userdata, sd_bus_error
 
         r = user_context_check_access(u, m, error);
         if (r <= 0)
-                return r < 0 ? r : 1; /* 0: parked for polkit, answered then */
+                return r < 0 ? r : 1;
         r = process_read_id(PROCESS_VIDEO, m, &id, error);
         if (r < 0)
                 return r;

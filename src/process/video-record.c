@@ -71,9 +71,9 @@ int video_record_parse(const char *json, size_t len, struct video_record *ret, c
                        size_t message_size) {
         _cleanup_free_ char *text = NULL;
         struct video_record rec = {};
+        uint64_t created, width, height, rate, scale, frames, next_frame, n;
         const cJSON *v;
         cJSON *root;
-        uint64_t n;
         int r = 0;
 
         if (len > RECORD_MAX_SIZE)
@@ -122,34 +122,22 @@ int video_record_parse(const char *json, size_t len, struct video_record *ret, c
         }
         rec.recorded = cJSON_IsTrue(v);
 
-        r = get_uint_field(root, "created", UINT64_C(1) << 62, true, &n, message, message_size);
-        if (r < 0)
+        /* Fields are checked in this order, so the message names the first bad one. */
+        if ((r = get_uint_field(root, "created", UINT64_C(1) << 62, true, &created, message, message_size)) < 0 ||
+            (r = get_uint_field(root, "width", 16384, false, &width, message, message_size)) < 0 ||
+            (r = get_uint_field(root, "height", 16384, false, &height, message, message_size)) < 0 ||
+            (r = get_uint_field(root, "rate", UINT32_MAX, false, &rate, message, message_size)) < 0 ||
+            (r = get_uint_field(root, "scale", UINT32_MAX, false, &scale, message, message_size)) < 0 ||
+            (r = get_uint_field(root, "frames", UINT32_MAX, false, &frames, message, message_size)) < 0 ||
+            (r = get_uint_field(root, "next_frame", UINT32_MAX, false, &next_frame, message, message_size)) < 0)
                 goto out;
-        rec.created_us = n;
-        r = get_uint_field(root, "width", 16384, false, &n, message, message_size);
-        if (r < 0)
-                goto out;
-        rec.width = n;
-        r = get_uint_field(root, "height", 16384, false, &n, message, message_size);
-        if (r < 0)
-                goto out;
-        rec.height = n;
-        r = get_uint_field(root, "rate", UINT32_MAX, false, &n, message, message_size);
-        if (r < 0)
-                goto out;
-        rec.rate = n;
-        r = get_uint_field(root, "scale", UINT32_MAX, false, &n, message, message_size);
-        if (r < 0)
-                goto out;
-        rec.scale = n;
-        r = get_uint_field(root, "frames", UINT32_MAX, false, &n, message, message_size);
-        if (r < 0)
-                goto out;
-        rec.frames = n;
-        r = get_uint_field(root, "next_frame", UINT32_MAX, false, &n, message, message_size);
-        if (r < 0)
-                goto out;
-        rec.next_frame = n;
+        rec.created_us = created;
+        rec.width = (unsigned) width;
+        rec.height = (unsigned) height;
+        rec.rate = (uint32_t) rate;
+        rec.scale = (uint32_t) scale;
+        rec.frames = (uint32_t) frames;
+        rec.next_frame = (uint32_t) next_frame;
         if ((rec.rate == 0) != (rec.scale == 0)) {
                 r = parse_fail(message, message_size, "\"rate\" and \"scale\" must both be 0 or both be set");
                 goto out;
