@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "process/store-internal.h"
 #include "shared/fd-util.h"
@@ -13,16 +14,32 @@
 #include "shared/macro.h"
 #include "shared/private-dir.h"
 
-/* fd_make_private() for every regular file in the folder dir_fd. */
-static void make_files_private(int dir_fd, const char *path) {
-        _cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
-        struct dirent *de;
+/* A DIR over the folder dir_fd from its first entry, on a duplicate (dir_fd stays the
+ * caller's); NULL with errno set on failure. */
+static DIR *opendir_at_start(int dir_fd) {
+        int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
         DIR *d;
 
-        if (fd < 0 || !(d = fdopendir(fd)))
-                return;
-        fd = -1;
+        if (fd < 0)
+                return NULL;
+        d = fdopendir(fd);
+        if (!d) {
+                int saved = errno;
+                close(fd);
+                errno = saved;
+                return NULL;
+        }
         rewinddir(d);
+        return d;
+}
+
+/* fd_make_private() for every regular file in the folder dir_fd. */
+static void make_files_private(int dir_fd, const char *path) {
+        struct dirent *de;
+        DIR *d = opendir_at_start(dir_fd);
+
+        if (!d)
+                return;
         while ((de = readdir(d))) {
                 _cleanup_close_ int file_fd = -1;
                 struct stat st;
@@ -83,14 +100,11 @@ static void move_aside(struct image_store *s, const char *name) {
 
 /* Removes stale temporary files left inside an image folder by a crash mid-write. */
 static void remove_temp_files(int dir_fd) {
-        _cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
         struct dirent *de;
-        DIR *d;
+        DIR *d = opendir_at_start(dir_fd);
 
-        if (fd < 0 || !(d = fdopendir(fd)))
+        if (!d)
                 return;
-        fd = -1;
-        rewinddir(d);
         while ((de = readdir(d))) {
                 size_t n = strlen(de->d_name), k = strlen(TMP_SUFFIX);
                 if (de->d_name[0] == '.' && n > k && streq(de->d_name + n - k, TMP_SUFFIX))
@@ -135,18 +149,12 @@ static int scan_one(struct image_store *s, const char *name, image_store_scan_fn
 }
 
 int image_store_scan(struct image_store *s, image_store_scan_fn fn, void *userdata) {
-        _cleanup_close_ int fd = fcntl(s->dir_fd, F_DUPFD_CLOEXEC, 3);
         struct dirent *de;
-        DIR *d;
+        DIR *d = opendir_at_start(s->dir_fd);
         int r = 0;
 
-        if (fd < 0)
-                return negative_errno();
-        d = fdopendir(fd);
         if (!d)
                 return negative_errno();
-        fd = -1;
-        rewinddir(d);
         while ((de = readdir(d))) {
                 const char *name = de->d_name;
                 struct stat st;
