@@ -22,7 +22,7 @@
 #include "bus/user-context.h"
 #include "bus/video-process.h"
 
-#define MANAGER_INTERFACE CAMERAD_INTERFACE_PREFIX "Manager"
+#define MANAGER_INTERFACE CAMERAD_IFACE_MANAGER
 #define MAX_SESSIONS_PER_CLIENT 8
 
 int manager_new(struct manager **ret) {

@@ -7,17 +7,11 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "shared/camerad-bus-names.h"
+
 /* The daemon context: one per process, lives on the event loop thread. Every bus object
  * keeps a pointer to it. Only the loop thread touches it; threads reach it through
  * `mailbox` (mailbox_post() from any thread, dispatched on the loop). */
-
-#define CAMERAD_BUS_NAME "org.camerad.Camera1"
-#define CAMERAD_ROOT_PATH "/org/camerad/Camera1"
-#define CAMERAD_INTERFACE_PREFIX "org.camerad.Camera1."
-
-/* Polkit actions (polkit/org.camerad.Camera1.policy). */
-#define CAMERAD_ACTION_USE_CAMERA "org.camerad.Camera1.use-camera"
-#define CAMERAD_ACTION_MANAGE "org.camerad.Camera1.manage"
 
 struct camera;                 /* bus/camera.h */
 struct session;                /* bus/session.h */

@@ -9,7 +9,7 @@
 struct output;
 struct image_processor;
 
-#define PHOTO_INTERFACE "org.camerad.Camera1.PhotoOutput"
+#define PHOTO_INTERFACE CAMERAD_IFACE_PHOTO
 
 /* Stores Capture bursts in the callers' image processors on one store thread shared by every
  * output (writing and syncing a 1080p burst takes a few hundred ms; the event loop must not
