@@ -476,7 +476,10 @@ int video_run_start(const struct video_run_params *p, struct video_run **ret) {
         }
         run->next_decode = run->next_blend = run->next_write = p->first;
         run->limit = p->end;
-        run->started_us = run->last_progress_us = now_us();
+        run->started_us = now_us();
+        /* The first frame written is reported at once (a client sees the run has begun and
+         * gets a resume point early), then at most every PROGRESS_INTERVAL_US. */
+        run->last_progress_us = run->started_us - PROGRESS_INTERVAL_US;
 
         pthread_mutex_lock(&run->lock);
         for (unsigned i = 0; i < run->window && run->next_decode < run->end; i++)
