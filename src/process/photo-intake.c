@@ -1,239 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <assert.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "capture/frame.h"
-#include "process/photo-intake.h"
+#include "process/photo-intake-internal.h"
 #include "shared/log.h"
-#include "shared/mailbox.h"
-
-enum burst_state {
-        BURST_PARKED, /* no frames yet; in intake.parked */
-        BURST_QUEUED, /* frames taken; in intake.queue or being stored */
-        BURST_STORED, /* the thread is done with it; its letter is on the way */
-};
-
-struct burst {
-        struct burst *next;        /* the source's bursts in submission order; loop thread */
-        struct burst *parked_next; /* intake.parked; loop thread */
-        struct burst *queue_next;  /* intake.queue; under intake.lock */
-        enum burst_state state;    /* under intake.lock once QUEUED */
-        unsigned pinned;           /* this burst's part of intake.pinned; loop thread */
-
-        struct photo_intake *intake;
-        struct photo_intake_source *source; /* NULL once the source is gone */
-        photo_intake_done_fn done;
-        void *userdata;
-
-        /* The thread's input and result. */
-        struct image_processor *images;
-        size_t burst;
-        struct frame *frames[FRAME_RING_MAX];
-        size_t n_frames;      /* 0 while parked; loop thread */
-        bool frames_released; /* by the thread, once the planes are made */
-        uint32_t quality;
-        bool deferred;
-        char *make, *model;
-        uint64_t shutter_realtime_us;
-        int result;
-        char id[IMAGE_ID_LEN + 1];
-        double split_ms, store_ms;
-};
-
-struct photo_intake_source {
-        struct photo_intake *intake;
-        struct frame_ring *ring;
-        struct burst *bursts;
-};
-
-/* One thread for every source: a thread per burst made the daemon grow by a burst's planes
- * and a malloc arena per burst in flight. */
-struct photo_intake {
-        struct mailbox *mailbox;
-        photo_intake_store_fn store;
-        unsigned n_sources;
-
-        pthread_mutex_t lock;
-        pthread_cond_t stored; /* a burst became STORED, or the thread went idle */
-        struct burst *queue_head, *queue_tail;
-        bool thread_running;   /* it takes queued bursts until the queue is empty */
-
-        /* Loop thread only. */
-        bool thread_unjoined;
-        pthread_t thread;
-        struct burst *parked_head, *parked_tail;
-        unsigned pinned; /* frames held by QUEUED and STORED bursts (upper bound) */
-};
-
-static double ms_since(const struct timespec *t0) {
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
-/* Thread: the planes' memory, one anonymous mapping kept while the thread has work (faulting
- * in 64 MB afresh per 1080p burst of 16 costs more than the split itself) and unmapped when
- * it goes idle: it must go back to the system, not stay in a malloc arena. */
-struct planes_map {
-        uint8_t *data;
-        size_t size;
-};
-
-static void planes_map_release(struct planes_map *p) {
-        if (p->data)
-                munmap(p->data, p->size);
-        *p = (struct planes_map) {};
-}
-
-static int planes_map_reserve(struct planes_map *p, size_t size) {
-        void *data;
-
-        if (p->size >= size)
-                return 0;
-        planes_map_release(p);
-        data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (data == MAP_FAILED)
-                return -errno;
-        *p = (struct planes_map) { .data = data, .size = size };
-        return 0;
-}
-
-static int chroma_of(enum yuv_subsamp s, enum image_chroma *ret) {
-        switch (s) {
-        case YUV_SUBSAMP_420:
-                *ret = IMAGE_CHROMA_420;
-                return 0;
-        case YUV_SUBSAMP_422:
-                *ret = IMAGE_CHROMA_422;
-                return 0;
-        default:
-                return -EINVAL;
-        }
-}
-
-/* Thread: planes of the burst, then the store writes it. */
-static int burst_store(struct photo_intake *in, struct burst *b, struct planes_map *map) {
-        const struct frame *f0 = b->frames[0];
-        const unsigned width = f0->width, height = f0->height; /* f0 goes before the store */
-        struct image_burst_frame planes[FRAME_RING_MAX] = {};
-        enum yuv_subsamp subsamp;
-        enum image_chroma chroma;
-        size_t plane_bytes = frame_planes_size(f0, &subsamp);
-        struct timespec t0, t1;
-        int r;
-
-        if (plane_bytes == 0 || chroma_of(subsamp, &chroma) < 0)
-                return -EINVAL;
-        for (size_t i = 1; i < b->n_frames; i++)
-                if (b->frames[i]->fourcc != f0->fourcc || b->frames[i]->width != f0->width ||
-                    b->frames[i]->height != f0->height)
-                        return -EINVAL; /* a ring is cleared when its format changes */
-
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        r = planes_map_reserve(map, plane_bytes * b->n_frames);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < b->n_frames; i++) {
-                struct yuv_planes p;
-
-                r = frame_to_planes(b->frames[i], map->data + i * plane_bytes, &p);
-                if (r < 0)
-                        return r;
-                planes[i] = (struct image_burst_frame) { p.plane[0], p.plane[1], p.plane[2] };
-        }
-        /* The frames go back to the capture pool now, not after the slow write. */
-        for (size_t i = 0; i < b->n_frames; i++)
-                frame_unref(b->frames[i]);
-        b->frames_released = true;
-        b->split_ms = ms_since(&t0);
-
-        struct image_burst burst = {
-                .width = width,
-                .height = height,
-                .chroma = chroma,
-                .n_frames = b->n_frames,
-                .frames = planes,
-                .quality = b->quality,
-                .deferred = b->deferred,
-                .capture_realtime_us = b->shutter_realtime_us,
-                .camera_make = b->make,
-                .camera_model = b->model,
-        };
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        r = in->store(b->images, &burst, b->id);
-        b->store_ms = ms_since(&t1);
-        return r;
-}
-
-static void burst_letter(void *userdata);
-
-static void *intake_thread(void *userdata) {
-        struct photo_intake *in = userdata;
-        struct planes_map map = {};
-
-        pthread_mutex_lock(&in->lock);
-        while (in->queue_head) {
-                struct burst *b = in->queue_head;
-
-                in->queue_head = b->queue_next;
-                if (!in->queue_head)
-                        in->queue_tail = NULL;
-                pthread_mutex_unlock(&in->lock);
-
-                b->result = burst_store(in, b, &map);
-
-                pthread_mutex_lock(&in->lock);
-                b->state = BURST_STORED;
-                pthread_cond_broadcast(&in->stored);
-                pthread_mutex_unlock(&in->lock);
-
-                if (mailbox_post(in->mailbox, burst_letter, b) < 0)
-                        /* Out of memory: the burst is never answered (its caller times out);
-                         * it leaks rather than racing the loop thread over it. */
-                        log_error("Cannot hand a stored photo back to the event loop");
-                pthread_mutex_lock(&in->lock);
-        }
-        in->thread_running = false;
-        pthread_cond_broadcast(&in->stored);
-        pthread_mutex_unlock(&in->lock);
-        planes_map_release(&map);
-        return NULL;
-}
-
-/* Hands b (with its frames) to the thread, starting one if none runs. */
-static int intake_enqueue(struct photo_intake *in, struct burst *b) {
-        int r = 0;
-
-        pthread_mutex_lock(&in->lock);
-        b->state = BURST_QUEUED;
-        b->queue_next = NULL;
-        if (in->queue_tail)
-                in->queue_tail->queue_next = b;
-        else
-                in->queue_head = b;
-        in->queue_tail = b;
-
-        if (!in->thread_running) {
-                /* The last thread found the queue empty and has left (it takes the lock no
-                 * more); so the queue held only b. */
-                if (in->thread_unjoined)
-                        pthread_join(in->thread, NULL);
-                in->thread_unjoined = false;
-                r = -pthread_create(&in->thread, NULL, intake_thread, in);
-                if (r >= 0) {
-                        in->thread_running = true;
-                        in->thread_unjoined = true;
-                } else
-                        in->queue_head = in->queue_tail = NULL;
-        }
-        pthread_mutex_unlock(&in->lock);
-        return r;
-}
 
 static void burst_free(struct burst *b) {
         if (!b->frames_released)
@@ -376,7 +150,7 @@ static void intake_admit_parked(struct photo_intake *in) {
 }
 
 /* Loop thread, from the mailbox: the thread is done with b. */
-static void burst_letter(void *userdata) {
+void photo_intake_letter(void *userdata) {
         struct burst *b = userdata;
         struct photo_intake *in = b->intake;
 
@@ -403,13 +177,7 @@ struct photo_intake *photo_intake_free(struct photo_intake *in) {
         if (!in)
                 return NULL;
         assert(in->n_sources == 0 && !in->parked_head);
-        pthread_mutex_lock(&in->lock);
-        assert(!in->queue_head);
-        while (in->thread_running)
-                pthread_cond_wait(&in->stored, &in->lock);
-        pthread_mutex_unlock(&in->lock);
-        if (in->thread_unjoined)
-                pthread_join(in->thread, NULL);
+        intake_wait_stored(in, NULL);
         pthread_cond_destroy(&in->stored);
         pthread_mutex_destroy(&in->lock);
         free(in);
@@ -433,33 +201,13 @@ int photo_intake_source_new(struct photo_intake *in, struct frame_ring *ring,
 
 struct photo_intake_source *photo_intake_source_free(struct photo_intake_source *src) {
         struct photo_intake *in;
-        bool join;
 
         if (!src)
                 return NULL;
         in = src->intake;
         photo_intake_take_frames(src);
 
-        pthread_mutex_lock(&in->lock);
-        for (;;) {
-                bool all_stored = true;
-
-                for (struct burst *b = src->bursts; b; b = b->next)
-                        all_stored = all_stored && b->state == BURST_STORED;
-                if (all_stored)
-                        break;
-                pthread_cond_wait(&in->stored, &in->lock);
-        }
-        /* Nothing else queued: let the thread post its last letter and leave, and join it,
-         * so that none is left at exit (the letters are dispatched after this). */
-        while (!in->queue_head && in->thread_running)
-                pthread_cond_wait(&in->stored, &in->lock);
-        join = !in->thread_running && in->thread_unjoined;
-        pthread_mutex_unlock(&in->lock);
-        if (join) {
-                pthread_join(in->thread, NULL);
-                in->thread_unjoined = false;
-        }
+        intake_wait_stored(in, src->bursts);
 
         while (src->bursts)
                 burst_unlink(src->bursts); /* its letter answers and frees it */
