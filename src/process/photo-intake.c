@@ -249,9 +249,8 @@ int photo_intake_submit(struct photo_intake_source *src, const struct photo_inta
         if (!in->parked_head)
                 r = burst_take_frames(b, false);
         if (r == 0) {
-                log_debug("A photo waits for the store (%u frames held by waiting photos)", in->pinned);
                 burst_park(b);
-                return 0;
+                return 1;
         }
         if (r > 0)
                 r = intake_enqueue(in, b);

@@ -79,7 +79,8 @@ int photo_intake_source_new(struct photo_intake *in, struct frame_ring *ring,
 struct photo_intake_source *photo_intake_source_free(struct photo_intake_source *src);
 
 /* Takes the newest req->burst frames of src's ring (which must hold a frame) now or later,
- * as above. 0: req->done will be called once; < 0: it will not (nothing was queued). */
+ * as above. 0: taken now; 1: parked until the budget has room; either way req->done will
+ * be called once. < 0: it will not (nothing was queued). */
 int photo_intake_submit(struct photo_intake_source *src, const struct photo_intake_request *req);
 
 /* Before src's ring is cleared (Stop, a restart): its parked bursts take their frames now,

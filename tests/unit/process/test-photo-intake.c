@@ -258,7 +258,8 @@ static void test_budget(struct photo_intake *in, struct mailbox *mb) {
         for (uintptr_t i = 0; i < n; i++) {
                 push_fresh(ring, burst, 1000 + 10 * i); /* no frame shared with the last burst */
                 struct photo_intake_request req = request(burst, i);
-                check_ok(photo_intake_submit(src, &req));
+                /* Taken while within the budget, parked (1) after. */
+                check_r(photo_intake_submit(src, &req), i < PHOTO_INTAKE_PINNED_MAX / burst ? 0 : 1);
                 check(photo_intake_pinned(in) <= PHOTO_INTAKE_PINNED_MAX);
                 /* The ring's frames plus the pinned ones: nothing else is held. */
                 check((unsigned) atomic_load(&frames_alive) <= FRAME_RING_MAX + PHOTO_INTAKE_PINNED_MAX);
