@@ -64,43 +64,24 @@ static int emit_properties(struct user_context *u, const char *first, ...) {
                                                    IMAGE_PROCESS_INTERFACE, names);
 }
 
-/* What each object last announced of ExecutionMode and Status. A method and the
- * processor's status event (delivered later through the mailbox) often report the same
- * change, and a call that changes nothing must not emit at all: only a value that differs
- * from the last one announced becomes a PropertiesChanged. Loop thread only. */
-struct announced {
-        struct announced *next;
-        const struct user_context *u;
-        enum exec_mode mode;
-        enum image_status status;
-};
-
-static struct announced *announced_list;
-
-static struct announced **announced_find(const struct user_context *u) {
-        struct announced **a;
-
-        for (a = &announced_list; *a; a = &(*a)->next)
-                if ((*a)->u == u)
-                        break;
-        return a;
-}
-
+/* A method and the processor's status event (delivered later through the mailbox) often
+ * report the same change, and a call that changes nothing must not emit at all: only a
+ * value that differs from the last one announced (u->announced_*) becomes a
+ * PropertiesChanged. */
 /* Emits ExecutionMode and/or Status where they changed since the last announcement. */
 static void announce_changes(struct user_context *u) {
-        struct announced *a = *announced_find(u);
         enum exec_mode mode;
         enum image_status status;
         bool mode_changed, status_changed;
 
-        if (!a || !u->image_slot)
+        if (!u->image_slot)
                 return;
         mode = image_processor_get_mode(u->images);
         status = image_processor_get_status(u->images);
-        mode_changed = mode != a->mode;
-        status_changed = status != a->status;
-        a->mode = mode;
-        a->status = status;
+        mode_changed = mode != u->announced_mode;
+        status_changed = status != u->announced_status;
+        u->announced_mode = mode;
+        u->announced_status = status;
         if (mode_changed && status_changed)
                 (void) emit_properties(u, "ExecutionMode", "Status", NULL);
         else if (mode_changed)
@@ -340,36 +321,14 @@ const struct image_processor_callbacks image_process_callbacks = {
 };
 
 int image_process_object_add(struct user_context *u) {
-        struct announced *a;
-        int r;
-
-        a = calloc(1, sizeof *a);
-        if (!a)
-                return log_error_errno(ENOMEM, "Cannot register the image processing object: %m");
         /* InterfacesAdded (and any Get) shows the values as they are now. */
-        *a = (struct announced) {
-                .next = announced_list,
-                .u = u,
-                .mode = image_processor_get_mode(u->images),
-                .status = image_processor_get_status(u->images),
-        };
-        announced_list = a;
-        r = process_object_add(u, PROCESS_IMAGE, image_process_vtable);
-        if (r < 0) {
-                announced_list = a->next;
-                free(a);
-        }
-        return r;
+        u->announced_mode = image_processor_get_mode(u->images);
+        u->announced_status = image_processor_get_status(u->images);
+        return process_object_add(u, PROCESS_IMAGE, image_process_vtable);
 }
 
 void image_process_object_remove(struct user_context *u) {
-        struct announced **p = announced_find(u), *a = *p;
-
         process_object_remove(u, PROCESS_IMAGE);
-        if (a) {
-                *p = a->next;
-                free(a);
-        }
 }
 
 int bus_image_process_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {

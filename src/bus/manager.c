@@ -213,7 +213,8 @@ static int create_session(sd_bus_message *msg, struct manager *m, const char *mo
                                       "%s needs a caller with a bus name", method);
         /* Checks of state that may change while polkit answers come after it: a call that
          * returned early on its second dispatch would leave its parked query behind. */
-        r = bus_verify_polkit_async(msg, CAMERAD_ACTION_USE_CAMERA, &m->polkit, error);
+        r = bus_verify_polkit_async(msg, CAMERAD_ACTION_USE_CAMERA, &m->polkit, &m->sender_uids,
+                                    error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -224,7 +225,7 @@ static int create_session(sd_bus_message *msg, struct manager *m, const char *mo
                                       "%s: %s already holds %u sessions, the most a client may hold",
                                       method, sender, MAX_SESSIONS_PER_CLIENT);
 
-        r = bus_message_get_sender_uid(msg, &uid);
+        r = bus_message_get_sender_uid(msg, &m->sender_uids, &uid);
         if (r < 0)
                 return bus_error_set_fatal(error, r, "cannot find the caller's uid");
         if (options->persistent &&

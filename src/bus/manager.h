@@ -7,6 +7,8 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "bus/polkit.h"
+
 /* The daemon context: one per process, lives on the event loop thread. Every bus object
  * keeps a pointer to it. Only the loop thread touches it; threads reach it through
  * `mailbox` (mailbox_post() from any thread, dispatched on the loop). */
@@ -67,6 +69,7 @@ struct manager {
         struct user_contexts *user_contexts;
 
         struct polkit_registry *polkit; /* bus_verify_polkit_async(..., &m->polkit, ...) */
+        struct sender_uid_cache sender_uids; /* bus_message_get_sender_uid(.., &m->sender_uids, ..) */
 
         /* --idle-exit: 0 = never. */
         uint64_t idle_exit_usec;

@@ -236,7 +236,7 @@ int user_context_check_access(struct user_context *u, sd_bus_message *call, sd_b
         uid_t uid;
         int r;
 
-        r = bus_message_get_sender_uid(call, &uid);
+        r = bus_message_get_sender_uid(call, &u->manager->sender_uids, &uid);
         if (r < 0)
                 return bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED,
                                       "The caller's uid cannot be found");
@@ -244,5 +244,6 @@ int user_context_check_access(struct user_context *u, sd_bus_message *call, sd_b
                 return 1;
 
         /* Another user's images and videos: root, or whoever polkit lets manage them. */
-        return bus_verify_polkit_async(call, CAMERAD_ACTION_MANAGE, &u->manager->polkit, error);
+        return bus_verify_polkit_async(call, CAMERAD_ACTION_MANAGE, &u->manager->polkit,
+                                       &u->manager->sender_uids, error);
 }

@@ -5,6 +5,8 @@
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
+#include "process/image-processor.h"
+
 struct manager;
 struct worker_pool;
 struct image_processor;
@@ -30,6 +32,11 @@ struct user_context {
         char *video_path;
         sd_bus_slot *image_slot;
         sd_bus_slot *video_slot;
+
+        /* What the image object last announced of ExecutionMode and Status
+         * (bus/image-process.c): only a value that differs becomes a PropertiesChanged. */
+        enum exec_mode announced_mode;
+        enum image_status announced_status;
 };
 
 #define IMAGE_PROCESS_PATH_PREFIX "/org/camerad/Camera1/image_process/"
