@@ -24,6 +24,7 @@
 struct camera;                 /* bus/camera.h */
 struct session;                /* bus/session.h */
 struct polkit_registry;        /* bus/polkit.h */
+struct session_request;        /* bus/session-create.c */
 struct mailbox;                /* shared/mailbox.h */
 struct process_config;         /* process/process-config.h */
 struct video_monitor;          /* capture/video-monitor.h */
@@ -69,6 +70,8 @@ struct manager {
         struct user_contexts *user_contexts;
 
         struct polkit_registry *polkit; /* bus_verify_polkit_async(..., &m->polkit, ...) */
+        struct session_request *session_requests; /* bus/session-create.c: CreateSession
+                                                   * calls waiting for NameHasOwner */
         struct sender_uid_cache sender_uids; /* bus_message_get_sender_uid(.., &m->sender_uids, ..) */
 
         /* --idle-exit: 0 = never. */
