@@ -7,6 +7,7 @@
 #include "bus/bus-util.h"
 #include "bus/image-process.h"
 #include "bus/manager.h"
+#include "bus/parked-call.h"
 #include "bus/process-common.h"
 #include "bus/user-context.h"
 #include "process/image-processor.h"
@@ -132,9 +133,8 @@ static int method_set_execution_mode(sd_bus_message *m, void *userdata, sd_bus_e
         return sd_bus_reply_method_return(m, NULL);
 }
 
-/* ProcessImage and RemoveImage: an id in, nothing out. */
-static int method_image_op(sd_bus_message *m, struct user_context *u, sd_bus_error *error,
-                           int (*op)(struct image_processor *, const char *), const char *what) {
+static int method_process_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
         const char *id;
         int r;
 
@@ -142,45 +142,86 @@ static int method_image_op(sd_bus_message *m, struct user_context *u, sd_bus_err
         r = process_read_id(PROCESS_IMAGE, m, &id, error);
         if (r < 0)
                 return r;
-        r = op(u->images, id);
+        r = image_processor_process(u->images, id);
         if (r < 0)
-                return image_error(error, r, what, id);
+                return image_error(error, r, "ProcessImage", id);
         announce_changes(u);
         manager_note_activity(u->manager);
         return sd_bus_reply_method_return(m, NULL);
 }
 
-static int method_process_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return method_image_op(m, userdata, error, image_processor_process, "ProcessImage");
+/* RemoveImage, Interrupt and Reset are answered once the jobs they stop have stopped. */
+static void on_answered(struct user_context *u) {
+        announce_changes(u);
+        manager_note_activity(u->manager);
+}
+
+static const struct parked_call_ops parked_ops = {
+        .answered = on_answered,
+        .error = image_error,
+};
+
+static int start_parked(sd_bus_message *m, struct user_context *u, const char *what, const char *id,
+                        bool announce_now,
+                        int (*start)(struct image_processor *, const char *, image_processor_reply_fn,
+                                     void *),
+                        sd_bus_error *error) {
+        struct parked_call *c;
+        int r;
+
+        r = parked_call_new(u, m, &parked_ops, what, id, &c);
+        if (r < 0)
+                return image_error(error, r, what, id);
+        r = start(u->images, id, parked_call_reply, c);
+        if (r < 0) {
+                parked_call_cancel(c);
+                return image_error(error, r, what, id);
+        }
+        /* Interrupt's status changes at once, Reset's when it is done. */
+        if (announce_now)
+                announce_changes(u);
+        return 1;
+}
+
+static int remove_image(struct image_processor *p, const char *id, image_processor_reply_fn reply,
+                        void *userdata) {
+        return image_processor_remove_async(p, id, reply, userdata);
+}
+
+static int interrupt(struct image_processor *p, const char *id, image_processor_reply_fn reply,
+                     void *userdata) {
+        return image_processor_interrupt_async(p, reply, userdata);
+}
+
+static int reset(struct image_processor *p, const char *id, image_processor_reply_fn reply,
+                 void *userdata) {
+        return image_processor_reset_async(p, reply, userdata);
 }
 
 static int method_remove_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return method_image_op(m, userdata, error, image_processor_remove, "RemoveImage");
+        struct user_context *u = userdata;
+        const char *id;
+        int r;
+
+        PROCESS_CHECK_ACCESS(u, m, error);
+        r = process_read_id(PROCESS_IMAGE, m, &id, error);
+        if (r < 0)
+                return r;
+        return start_parked(m, u, "RemoveImage", id, true, remove_image, error);
 }
 
 static int method_interrupt(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct user_context *u = userdata;
-        int r;
 
         PROCESS_CHECK_ACCESS(u, m, error);
-        r = image_processor_interrupt(u->images);
-        if (r < 0)
-                return image_error(error, r, "Interrupt", NULL);
-        announce_changes(u);
-        return sd_bus_reply_method_return(m, NULL);
+        return start_parked(m, u, "Interrupt", NULL, true, interrupt, error);
 }
 
 static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct user_context *u = userdata;
-        int r;
 
         PROCESS_CHECK_ACCESS(u, m, error);
-        r = image_processor_reset(u->images);
-        if (r < 0)
-                return image_error(error, r, "Reset", NULL);
-        announce_changes(u);
-        manager_note_activity(u->manager);
-        return sd_bus_reply_method_return(m, NULL);
+        return start_parked(m, u, "Reset", NULL, false, reset, error);
 }
 
 static int method_open_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {

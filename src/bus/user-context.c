@@ -9,6 +9,7 @@
 #include "bus/bus-errors.h"
 #include "bus/image-process.h"
 #include "bus/manager.h"
+#include "bus/parked-call.h"
 #include "bus/polkit.h"
 #include "bus/user-context.h"
 #include "bus/video-process.h"
@@ -29,6 +30,8 @@ static struct user_context *user_context_free(struct user_context *u) {
         /* Objects first, so no signal is emitted for a half-freed context. */
         image_process_object_remove(u);
         video_process_object_remove(u);
+        /* Their replies come while the processors stop below; they must not reach u. */
+        parked_calls_detach(u);
         if (u->images)
                 image_processor_free(u->images);
         if (u->videos)

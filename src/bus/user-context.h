@@ -8,6 +8,7 @@
 #include "process/image-processor.h"
 
 struct manager;
+struct parked_call;
 struct worker_pool;
 struct image_processor;
 struct video_processor;
@@ -37,6 +38,9 @@ struct user_context {
          * (bus/image-process.c): only a value that differs becomes a PropertiesChanged. */
         enum exec_mode announced_mode;
         enum image_status announced_status;
+
+        /* Calls answered when the processor's work for them ends (bus/parked-call.c). */
+        struct parked_call *parked_calls;
 };
 
 #define IMAGE_PROCESS_PATH_PREFIX "/org/camerad/Camera1/image_process/"
