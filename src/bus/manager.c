@@ -10,6 +10,7 @@
 #include "bus/bus-util.h"
 #include "bus/camera-capture.h"
 #include "bus/manager.h"
+#include "bus/photo-store.h"
 #include "bus/polkit.h"
 #include "bus/session-create.h"
 #include "bus/session.h"
@@ -52,6 +53,7 @@ static int on_loop_exit(sd_event_source *s, void *userdata) {
          * mailbox, so deliver the letters while the bus is still open. */
         while (m->sessions)
                 session_release(m->sessions);
+        photo_store_drain();
         if (m->mailbox)
                 mailbox_dispatch(m->mailbox);
         return 0;
@@ -64,6 +66,7 @@ struct manager *manager_free(struct manager *m) {
         /* Sessions first: they stop the capture threads and release the cameras. */
         while (m->sessions)
                 session_release(m->sessions);
+        photo_store_drain(); /* its bursts go into the user contexts' processors */
         user_contexts_free(m);
         /* Letters posted by threads that are now joined; their callbacks free them. */
         if (m->mailbox)

@@ -472,32 +472,37 @@ void photo_jobs_take_frames(struct output *o) {
 }
 
 void photo_jobs_detach(struct output *o) {
-        bool join;
-
         photo_jobs_take_frames(o);
 
-        pthread_mutex_lock(&store.lock);
-        for (;;) {
-                bool all_stored = true;
+        /* The jobs go on without the output: the store thread still stores each burst and
+         * its letter still replies. The image processors they store into live until
+         * photo_store_drain() at exit. */
+        while (o->photo_jobs) {
+                struct photo_job *j = o->photo_jobs;
 
-                for (struct photo_job *j = o->photo_jobs; j; j = j->next)
-                        all_stored = all_stored && j->state == PHOTO_JOB_STORED;
-                if (all_stored)
-                        break;
-                pthread_cond_wait(&store.stored, &store.lock);
+                o->photo_jobs = j->next;
+                j->next = NULL;
+                j->output = NULL;
+                /* The output's list no longer tells which frames a job shares with the one
+                 * before it, which may now go first: each counts all of its own. */
+                if (j->pinned < j->n_frames) {
+                        store.pinned += (unsigned) j->n_frames - j->pinned;
+                        j->pinned = (unsigned) j->n_frames;
+                }
         }
-        /* Nothing else queued: let the thread post its last letter and leave, and join it,
-         * so that none is left at exit (the manager dispatches the letters after this). */
-        while (!store.queue_head && store.thread_running)
+}
+
+void photo_store_drain(void) {
+        bool join;
+
+        /* Let the thread store what is queued, post its letters and leave, and join it. */
+        pthread_mutex_lock(&store.lock);
+        while (store.thread_running)
                 pthread_cond_wait(&store.stored, &store.lock);
-        join = !store.thread_running && store.thread_unjoined;
+        join = store.thread_unjoined;
         pthread_mutex_unlock(&store.lock);
         if (join) {
                 pthread_join(store.thread, NULL);
                 store.thread_unjoined = false;
         }
-
-        while (o->photo_jobs)
-                photo_job_unlink(o->photo_jobs); /* its letter replies and frees it */
-        store_admit_parked(); /* their frames left the budget */
 }

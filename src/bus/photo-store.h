@@ -25,8 +25,8 @@ struct image_processor;
 
 /* Loop thread. Takes the newest `burst` frames of o's ring (which must hold a frame) now or
  * later, as above. On success the call is answered later (return 1 from the handler). images
- * must outlive the job: photo_jobs_detach() waits for o's jobs before an output goes, and
- * the manager releases sessions before the user contexts. */
+ * must outlive the job: the manager calls photo_store_drain() before it frees the user
+ * contexts. */
 int photo_job_start(struct output *o, sd_bus_message *m, struct image_processor *images,
                     size_t burst, uint32_t quality, bool deferred);
 
@@ -34,8 +34,13 @@ int photo_job_start(struct output *o, sd_bus_message *m, struct image_processor 
  * frames now, whatever the budget, so that they are not lost with the ring. */
 void photo_jobs_take_frames(struct output *o);
 
-/* The output is going away: its parked calls take their frames, then this waits until all
- * of its bursts are stored (the store works through them in order; a long backlog makes
- * this take that long, as the threads it replaces did). Their replies still go out when the
- * mailbox delivers them; PhotoAvailable is then not emitted (the object is gone). */
+/* The output is going away: its parked calls take their frames, and all of its jobs go on
+ * without it (returns at once, whatever the backlog). Each burst is still stored and its
+ * call answered when the mailbox delivers the letter; PhotoAvailable is then not emitted
+ * (the object is gone). */
 void photo_jobs_detach(struct output *o);
+
+/* At exit, after every session was released and before the image processors go: waits
+ * until the store thread has stored every queued burst and left (crash safety: no burst a
+ * Capture took is lost). Their letters are then in the mailbox. */
+void photo_store_drain(void);
