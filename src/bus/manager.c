@@ -10,12 +10,12 @@
 #include "bus/bus-util.h"
 #include "bus/camera-capture.h"
 #include "bus/manager.h"
-#include "bus/photo-store.h"
 #include "bus/polkit.h"
 #include "bus/session-create.h"
 #include "bus/session.h"
 #include "capture/camera-device.h"
 #include "capture/video-monitor.h"
+#include "process/photo-intake.h"
 #include "process/process-config.h"
 #include "shared/log.h"
 #include "shared/mailbox.h"
@@ -38,6 +38,8 @@ int manager_new(struct manager **ret) {
         r = sd_event_default(&m->event);
         if (r >= 0)
                 r = mailbox_new(&m->mailbox);
+        if (r >= 0)
+                r = photo_intake_new(m->mailbox, NULL, &m->photos);
         if (r < 0) {
                 manager_free(m);
                 return r;
@@ -53,7 +55,6 @@ static int on_loop_exit(sd_event_source *s, void *userdata) {
          * mailbox, so deliver the letters while the bus is still open. */
         while (m->sessions)
                 session_release(m->sessions);
-        photo_store_drain();
         if (m->mailbox)
                 mailbox_dispatch(m->mailbox);
         return 0;
@@ -66,11 +67,11 @@ struct manager *manager_free(struct manager *m) {
         /* Sessions first: they stop the capture threads and release the cameras. */
         while (m->sessions)
                 session_release(m->sessions);
-        photo_store_drain(); /* its bursts go into the user contexts' processors */
         user_contexts_free(m);
         /* Letters posted by threads that are now joined; their callbacks free them. */
         if (m->mailbox)
                 mailbox_dispatch(m->mailbox);
+        m->photos = photo_intake_free(m->photos);
         while (m->cameras)
                 camera_free(m->cameras);
 

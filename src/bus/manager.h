@@ -26,6 +26,7 @@ struct session;                /* bus/session.h */
 struct polkit_registry;        /* bus/polkit.h */
 struct session_request;        /* bus/session-create.c */
 struct mailbox;                /* shared/mailbox.h */
+struct photo_intake;           /* process/photo-intake.h */
 struct process_config;         /* process/process-config.h */
 struct video_monitor;          /* capture/video-monitor.h */
 struct user_contexts;          /* bus/user-context.c (helper busproc) defines it */
@@ -35,6 +36,7 @@ struct manager {
         sd_event *event;
         struct mailbox *mailbox;  /* registered with sd_event_add_io on the loop */
         sd_event_source *mailbox_source;
+        struct photo_intake *photos; /* stores every photo output's Capture bursts */
 
         char *state_dir;          /* absolute, exists, 0700 */
         struct process_config *config; /* never NULL once running (defaults if no file) */

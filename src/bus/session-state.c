@@ -5,9 +5,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <linux/videodev2.h>
 
 #include "bus/session-state.h"
+#include "capture/frame.h"
 #include "shared/macro.h"
 
 static const char *const state_names[_SESSION_STATE_MAX] = {
@@ -79,24 +79,11 @@ int output_kind_from_string(const char *s) {
 }
 
 int fourcc_from_string(const char *s, uint32_t *ret) {
-        if (!s)
-                return -EINVAL;
-        if (streq(s, "YUYV"))
-                *ret = V4L2_PIX_FMT_YUYV;
-        else if (streq(s, "NV12"))
-                *ret = V4L2_PIX_FMT_NV12;
-        else
-                return -EINVAL;
-        return 0;
+        return frame_fourcc_from_name(s, ret);
 }
 
 const char *fourcc_to_string(uint32_t fourcc, char buf[static 5]) {
-        for (int i = 0; i < 4; i++) {
-                char c = (char) ((fourcc >> (8 * i)) & 0xff);
-                buf[i] = (c >= 0x20 && c < 0x7f) ? c : '?';
-        }
-        buf[4] = 0;
-        return buf;
+        return frame_fourcc_name(fourcc, buf);
 }
 
 _printf_(3, 4)
@@ -183,7 +170,7 @@ char output_profile_key_type(const char *key) {
 
 void output_profile_init_default(struct output_profile *p) {
         *p = (struct output_profile) {
-                .fourcc = V4L2_PIX_FMT_YUYV,
+                .fourcc = FRAME_FOURCC_YUYV,
                 .width = OUTPUT_PROFILE_DEFAULT_WIDTH,
                 .height = OUTPUT_PROFILE_DEFAULT_HEIGHT,
                 .fps = 0,
@@ -193,7 +180,7 @@ void output_profile_init_default(struct output_profile *p) {
 int output_profile_validate(const struct output_profile *p, struct session_verdict *v) {
         char cc[5];
 
-        if (p->fourcc != V4L2_PIX_FMT_YUYV && p->fourcc != V4L2_PIX_FMT_NV12)
+        if (!frame_fourcc_is_supported(p->fourcc))
                 return refuse(v, CAMERAD_ERROR_INVALID_ARGUMENT,
                               "profile key 'format' must be \"YUYV\" or \"NV12\"; got \"%s\"",
                               fourcc_to_string(p->fourcc, cc));

@@ -104,7 +104,7 @@ void session_view(struct session *s, struct session_config_view *v) {
         *v = (struct session_config_view) { .state = s->state, .has_input = s->input != NULL };
         for (struct output *o = s->outputs; o; o = o->next)
                 if (o->added && v->n_added < ELEMENTSOF(v->added)) {
-                        v->added[v->n_added].kind = o->kind;
+                        v->added[v->n_added].kind = o->ops->kind;
                         v->added[v->n_added].profile = o->profile;
                         v->n_added++;
                 }
@@ -277,7 +277,7 @@ static int check_add_output(struct session *s, const char *path, struct session_
         struct output *o = session_find_output(s, path);
 
         session_view(s, &v);
-        return session_check_add_output(&v, o != NULL, o && o->added, o ? o->kind : 0,
+        return session_check_add_output(&v, o != NULL, o && o->added, o ? o->ops->kind : 0,
                                         o ? &o->profile : NULL,
                                         o && s->input && camera_gives(s->input, &o->profile),
                                         path, verdict);
