@@ -55,6 +55,7 @@ static int on_loop_exit(sd_event_source *s, void *userdata) {
          * mailbox, so deliver the letters while the bus is still open. */
         while (m->sessions)
                 session_release(m->sessions);
+        photo_intake_drain(m->photos);
         if (m->mailbox)
                 mailbox_dispatch(m->mailbox);
         return 0;
@@ -67,6 +68,8 @@ struct manager *manager_free(struct manager *m) {
         /* Sessions first: they stop the capture threads and release the cameras. */
         while (m->sessions)
                 session_release(m->sessions);
+        if (m->photos) /* its bursts go into the user contexts' processors */
+                photo_intake_drain(m->photos);
         user_contexts_free(m);
         /* Letters posted by threads that are now joined; their callbacks free them. */
         if (m->mailbox)
