@@ -7,6 +7,7 @@
 #include "bus/bus-util.h"
 #include "bus/image-process.h"
 #include "bus/manager.h"
+#include "bus/parked-call.h"
 #include "bus/process-common.h"
 #include "bus/user-context.h"
 #include "process/image-processor.h"
@@ -64,43 +65,24 @@ static int emit_properties(struct user_context *u, const char *first, ...) {
                                                    CAMERAD_IFACE_IMAGES, names);
 }
 
-/* What each object last announced of ExecutionMode and Status. A method and the
- * processor's status event (delivered later through the mailbox) often report the same
- * change, and a call that changes nothing must not emit at all: only a value that differs
- * from the last one announced becomes a PropertiesChanged. Loop thread only. */
-struct announced {
-        struct announced *next;
-        const struct user_context *u;
-        enum exec_mode mode;
-        enum image_status status;
-};
-
-static struct announced *announced_list;
-
-static struct announced **announced_find(const struct user_context *u) {
-        struct announced **a;
-
-        for (a = &announced_list; *a; a = &(*a)->next)
-                if ((*a)->u == u)
-                        break;
-        return a;
-}
-
+/* A method and the processor's status event (delivered later through the mailbox) often
+ * report the same change, and a call that changes nothing must not emit at all: only a
+ * value that differs from the last one announced (u->announced_*) becomes a
+ * PropertiesChanged. */
 /* Emits ExecutionMode and/or Status where they changed since the last announcement. */
 static void announce_changes(struct user_context *u) {
-        struct announced *a = *announced_find(u);
         enum exec_mode mode;
         enum image_status status;
         bool mode_changed, status_changed;
 
-        if (!a || !u->image_slot)
+        if (!u->image_slot)
                 return;
         mode = image_processor_get_mode(u->images);
         status = image_processor_get_status(u->images);
-        mode_changed = mode != a->mode;
-        status_changed = status != a->status;
-        a->mode = mode;
-        a->status = status;
+        mode_changed = mode != u->announced_mode;
+        status_changed = status != u->announced_status;
+        u->announced_mode = mode;
+        u->announced_status = status;
         if (mode_changed && status_changed)
                 (void) emit_properties(u, "ExecutionMode", "Status", NULL);
         else if (mode_changed)
@@ -157,9 +139,8 @@ static int method_set_execution_mode(sd_bus_message *m, void *userdata, sd_bus_e
         return sd_bus_reply_method_return(m, NULL);
 }
 
-/* ProcessImage and RemoveImage: an id in, nothing out. */
-static int method_image_op(sd_bus_message *m, struct user_context *u, sd_bus_error *error,
-                           int (*op)(struct image_processor *, const char *), const char *what) {
+static int method_process_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct user_context *u = userdata;
         const char *id;
         int r;
 
@@ -169,49 +150,92 @@ static int method_image_op(sd_bus_message *m, struct user_context *u, sd_bus_err
         r = process_read_id(PROCESS_IMAGE, m, &id, error);
         if (r < 0)
                 return r;
-        r = op(u->images, id);
+        r = image_processor_process(u->images, id);
         if (r < 0)
-                return image_error(error, r, what, id);
+                return image_error(error, r, "ProcessImage", id);
         announce_changes(u);
         manager_note_activity(u->manager);
         return sd_bus_reply_method_return(m, NULL);
 }
 
-static int method_process_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return method_image_op(m, userdata, error, image_processor_process, "ProcessImage");
+/* RemoveImage, Interrupt and Reset are answered once the jobs they stop have stopped. */
+static void on_answered(struct user_context *u) {
+        announce_changes(u);
+        manager_note_activity(u->manager);
+}
+
+static const struct parked_call_ops parked_ops = {
+        .answered = on_answered,
+        .error = image_error,
+};
+
+static int start_parked(sd_bus_message *m, struct user_context *u, const char *what, const char *id,
+                        bool announce_now,
+                        int (*start)(struct image_processor *, const char *, image_processor_reply_fn,
+                                     void *),
+                        sd_bus_error *error) {
+        struct parked_call *c;
+        int r;
+
+        r = parked_call_new(u, m, &parked_ops, what, id, &c);
+        if (r < 0)
+                return image_error(error, r, what, id);
+        r = start(u->images, id, parked_call_reply, c);
+        if (r < 0) {
+                parked_call_cancel(c);
+                return image_error(error, r, what, id);
+        }
+        /* Interrupt's status changes at once, Reset's when it is done. */
+        if (announce_now)
+                announce_changes(u);
+        return 1;
+}
+
+static int remove_image(struct image_processor *p, const char *id, image_processor_reply_fn reply,
+                        void *userdata) {
+        return image_processor_remove_async(p, id, reply, userdata);
+}
+
+static int interrupt(struct image_processor *p, const char *id, image_processor_reply_fn reply,
+                     void *userdata) {
+        return image_processor_interrupt_async(p, reply, userdata);
+}
+
+static int reset(struct image_processor *p, const char *id, image_processor_reply_fn reply,
+                 void *userdata) {
+        return image_processor_reset_async(p, reply, userdata);
 }
 
 static int method_remove_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return method_image_op(m, userdata, error, image_processor_remove, "RemoveImage");
+        struct user_context *u = userdata;
+        const char *id;
+        int r;
+
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = process_read_id(PROCESS_IMAGE, m, &id, error);
+        if (r < 0)
+                return r;
+        return start_parked(m, u, "RemoveImage", id, true, remove_image, error);
 }
 
 static int method_interrupt(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct user_context *u = userdata;
-        int r;
+        int r = user_context_check_access(u, m, error);
 
-        r = user_context_check_access(u, m, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = image_processor_interrupt(u->images);
-        if (r < 0)
-                return image_error(error, r, "Interrupt", NULL);
-        announce_changes(u);
-        return sd_bus_reply_method_return(m, NULL);
+        return start_parked(m, u, "Interrupt", NULL, true, interrupt, error);
 }
 
 static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct user_context *u = userdata;
-        int r;
+        int r = user_context_check_access(u, m, error);
 
-        r = user_context_check_access(u, m, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = image_processor_reset(u->images);
-        if (r < 0)
-                return image_error(error, r, "Reset", NULL);
-        announce_changes(u);
-        manager_note_activity(u->manager);
-        return sd_bus_reply_method_return(m, NULL);
+        return start_parked(m, u, "Reset", NULL, false, reset, error);
 }
 
 static int method_open_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -356,36 +380,14 @@ const struct image_processor_callbacks image_process_callbacks = {
 };
 
 int image_process_object_add(struct user_context *u) {
-        struct announced *a;
-        int r;
-
-        a = calloc(1, sizeof *a);
-        if (!a)
-                return log_error_errno(ENOMEM, "Cannot register the image processing object: %m");
         /* InterfacesAdded (and any Get) shows the values as they are now. */
-        *a = (struct announced) {
-                .next = announced_list,
-                .u = u,
-                .mode = image_processor_get_mode(u->images),
-                .status = image_processor_get_status(u->images),
-        };
-        announced_list = a;
-        r = process_object_add(u, PROCESS_IMAGE, image_process_vtable);
-        if (r < 0) {
-                announced_list = a->next;
-                free(a);
-        }
-        return r;
+        u->announced_mode = image_processor_get_mode(u->images);
+        u->announced_status = image_processor_get_status(u->images);
+        return process_object_add(u, PROCESS_IMAGE, image_process_vtable);
 }
 
 void image_process_object_remove(struct user_context *u) {
-        struct announced **p = announced_find(u), *a = *p;
-
         process_object_remove(u, PROCESS_IMAGE);
-        if (a) {
-                *p = a->next;
-                free(a);
-        }
 }
 
 int bus_image_process_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {

@@ -11,6 +11,7 @@
 #include "bus/camera-capture.h"
 #include "bus/manager.h"
 #include "bus/polkit.h"
+#include "bus/session-create.h"
 #include "bus/session.h"
 #include "capture/camera-device.h"
 #include "capture/video-monitor.h"
@@ -24,7 +25,6 @@
 #include "bus/video-process.h"
 
 #define MANAGER_INTERFACE CAMERAD_IFACE_MANAGER
-#define MAX_SESSIONS_PER_CLIENT 8
 
 int manager_new(struct manager **ret) {
         struct manager *m;
@@ -55,6 +55,7 @@ static int on_loop_exit(sd_event_source *s, void *userdata) {
          * mailbox, so deliver the letters while the bus is still open. */
         while (m->sessions)
                 session_release(m->sessions);
+        photo_intake_drain(m->photos);
         if (m->mailbox)
                 mailbox_dispatch(m->mailbox);
         return 0;
@@ -67,6 +68,8 @@ struct manager *manager_free(struct manager *m) {
         /* Sessions first: they stop the capture threads and release the cameras. */
         while (m->sessions)
                 session_release(m->sessions);
+        if (m->photos) /* its bursts go into the user contexts' processors */
+                photo_intake_drain(m->photos);
         user_contexts_free(m);
         /* Letters posted by threads that are now joined; their callbacks free them. */
         if (m->mailbox)
@@ -75,6 +78,7 @@ struct manager *manager_free(struct manager *m) {
         while (m->cameras)
                 camera_free(m->cameras);
 
+        session_requests_free(m);
         m->polkit = polkit_registry_free(m->polkit);
         sd_event_source_disable_unref(m->idle_timer);
         sd_event_source_disable_unref(m->exit_source);
@@ -181,119 +185,6 @@ static int property_get_cameras(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_close_container(reply);
 }
 
-static int sender_still_connected(struct manager *m, const char *sender) {
-        sd_bus_error e = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
-        int has = 0, r;
-
-        r = sd_bus_call_method(m->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                               "org.freedesktop.DBus", "NameHasOwner", &e, &reply, "s", sender);
-        sd_bus_error_free(&e);
-        if (r >= 0)
-                r = sd_bus_message_read(reply, "b", &has);
-        sd_bus_message_unref(reply);
-        return r < 0 ? r : has;
-}
-
-/* CreateSession and CreateSessionWithOptions after their arguments are read: the mode
- * check, the per-client limit, polkit, then the session. The method name comes from the
- * message, so each call's errors name the method the caller made. */
-static int create_session(sd_bus_message *msg, struct manager *m, const char *mode_name,
-                          const struct session_options *options, sd_bus_error *error) {
-        const char *method = sd_bus_message_get_member(msg), *sender;
-        struct session *s;
-        uid_t uid;
-        int mode, r;
-
-        mode = session_mode_from_string(mode_name);
-        if (mode < 0)
-                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
-                                      "%s: mode must be 'photo' or 'video'; got '"
-                                      BUS_ECHO_FMT "'", method, BUS_ECHO(mode_name));
-
-        sender = sd_bus_message_get_sender(msg);
-        if (!sender)
-                return bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED,
-                                      "%s needs a caller with a bus name", method);
-        /* Checks of state that may change while polkit answers come after it: a call that
-         * returned early on its second dispatch would leave its parked query behind. */
-        r = bus_verify_polkit_async(msg, CAMERAD_ACTION_USE_CAMERA, &m->polkit, error);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return 1; /* polkit is asked; this call comes back with the answer */
-
-        if (!options->persistent && manager_count_sessions_of(m, sender) >= MAX_SESSIONS_PER_CLIENT)
-                return bus_error_setf(error, CAMERAD_ERROR_OPERATION_NOT_ALLOWED,
-                                      "%s: %s already holds %u sessions, the most a client may hold",
-                                      method, sender, MAX_SESSIONS_PER_CLIENT);
-
-        r = bus_message_get_sender_uid(msg, &uid);
-        if (r < 0)
-                return bus_error_set_fatal(error, r, "cannot find the caller's uid");
-        if (options->persistent &&
-            manager_count_persistent_sessions_of(m, uid) >= MAX_SESSIONS_PER_CLIENT)
-                return bus_error_setf(error, CAMERAD_ERROR_OPERATION_NOT_ALLOWED,
-                                      "%s: uid %u already holds %u persistent sessions, the most a user may hold",
-                                      method, (unsigned) uid, MAX_SESSIONS_PER_CLIENT);
-
-        /* While polkit was asked the caller may have left; a session made now would have
-         * no owner to notice its departure, and nobody would learn its path. */
-        r = sender_still_connected(m, sender);
-        if (r <= 0)
-                return r < 0 ? bus_error_set_fatal(error, r, "cannot ask the bus about the caller")
-                             : bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED,
-                                              "%s: %s has left the bus", method, sender);
-
-        r = session_new(m, sender, uid, mode, options, &s);
-        if (r < 0)
-                return bus_error_set_fatal(error, r, "cannot create a session");
-        return sd_bus_reply_method_return(msg, "o", s->path);
-}
-
-static int method_create_session(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        const struct session_options options = {};
-        const char *mode_name;
-        int r;
-
-        r = sd_bus_message_read(msg, "s", &mode_name);
-        if (r < 0)
-                return r;
-        return create_session(msg, userdata, mode_name, &options, error);
-}
-
-static int method_create_session_with_options(sd_bus_message *msg, void *userdata,
-                                              sd_bus_error *error) {
-        uint32_t idle_timeout_sec = SESSION_IDLE_TIMEOUT_DEFAULT_SEC;
-        struct session_options options = {};
-        const char *mode_name;
-        int r;
-
-        r = sd_bus_message_read(msg, "s", &mode_name);
-        if (r < 0)
-                return r;
-        struct bus_dict_key keys[] = {
-                { .name = "persist", .type = 'b', .ptr = &options.persistent },
-                { .name = "idle-timeout", .type = 'u', .ptr = &idle_timeout_sec },
-                { .name = "shared", .type = 'b', .ptr = &options.shared },
-        };
-        r = bus_read_dict(msg, "options", keys, ELEMENTSOF(keys), error);
-        if (r < 0)
-                return r;
-        if (idle_timeout_sec < SESSION_IDLE_TIMEOUT_MIN_SEC ||
-            idle_timeout_sec > SESSION_IDLE_TIMEOUT_MAX_SEC)
-                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
-                                      "options key 'idle-timeout' must be %u..%u seconds; got %u",
-                                      SESSION_IDLE_TIMEOUT_MIN_SEC, SESSION_IDLE_TIMEOUT_MAX_SEC,
-                                      idle_timeout_sec);
-        /* Silently ignoring it would let a caller believe its session times out. */
-        if (keys[1].seen && !options.persistent)
-                return bus_error_setf(error, CAMERAD_ERROR_INVALID_ARGUMENT,
-                                      "options key 'idle-timeout' needs 'persist' true");
-        options.idle_timeout_usec = (uint64_t) idle_timeout_sec * 1000000u;
-        return create_session(msg, userdata, mode_name, &options, error);
-}
-
 static const char *version_string = CAMERAD_VERSION;
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface,
@@ -307,9 +198,9 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Cameras", "ao", property_get_cameras, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("CreateSession", SD_BUS_ARGS("s", mode), SD_BUS_RESULT("o", session),
-                                method_create_session, SD_BUS_VTABLE_UNPRIVILEGED),
+                                bus_create_session, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CreateSessionWithOptions", SD_BUS_ARGS("s", mode, "a{sv}", options),
-                                SD_BUS_RESULT("o", session), method_create_session_with_options,
+                                SD_BUS_RESULT("o", session), bus_create_session_with_options,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetImageProcessSession", SD_BUS_NO_ARGS, SD_BUS_RESULT("o", session),
                                 bus_image_process_get, SD_BUS_VTABLE_UNPRIVILEGED),

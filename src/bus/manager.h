@@ -8,6 +8,7 @@
 #include <systemd/sd-event.h>
 
 #include "shared/camerad-bus-names.h"
+#include "bus/polkit.h"
 
 /* The daemon context: one per process, lives on the event loop thread. Every bus object
  * keeps a pointer to it. Only the loop thread touches it; threads reach it through
@@ -16,6 +17,7 @@
 struct camera;                 /* bus/camera.h */
 struct session;                /* bus/session.h */
 struct polkit_registry;        /* bus/polkit.h */
+struct session_request;        /* bus/session-create.c */
 struct mailbox;                /* shared/mailbox.h */
 struct photo_intake;           /* process/photo-intake.h */
 struct process_config;         /* process/process-config.h */
@@ -63,6 +65,9 @@ struct manager {
         struct user_contexts *user_contexts;
 
         struct polkit_registry *polkit; /* bus_verify_polkit_async(..., &m->polkit, ...) */
+        struct session_request *session_requests; /* bus/session-create.c: CreateSession
+                                                   * calls waiting for NameHasOwner */
+        struct sender_uid_cache sender_uids; /* bus_message_get_sender_uid(.., &m->sender_uids, ..) */
 
         /* --idle-exit: 0 = never. */
         uint64_t idle_exit_usec;

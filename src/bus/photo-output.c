@@ -361,7 +361,7 @@ static void photo_output_free(struct output *o) {
 
         /* A release stops the session first, so normally nothing waits here any more. */
         photo_waits_finish(o, "before the output was released");
-        /* Waits until the output's bursts are stored (their replies come by the mailbox). */
+        /* Returns at once: its bursts are still stored and replied to (by the mailbox). */
         photo_intake_source_free(p->intake);
         /* The session unlinked o under fanout_lock: the capture thread pushes here no more. */
         frame_ring_free(p->ring);

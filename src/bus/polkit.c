@@ -54,35 +54,24 @@ struct polkit_registry *polkit_registry_free(struct polkit_registry *r) {
         return NULL;
 }
 
-/* Unique names are never reused on a bus, so a sender's uid can be remembered for good.
- * Asking the bus daemon costs a blocking round trip per call; this small ring of recent
- * senders keeps that to once per client connection. Loop thread only. */
-#define SENDER_UID_CACHE_SIZE 64
-
-static struct {
-        char name[32];
-        uid_t uid;
-} sender_uid_cache[SENDER_UID_CACHE_SIZE];
-static unsigned sender_uid_cache_next;
-
-static bool sender_uid_cache_get(const char *name, uid_t *ret) {
+static bool sender_uid_cache_get(const struct sender_uid_cache *c, const char *name, uid_t *ret) {
         for (size_t i = 0; i < SENDER_UID_CACHE_SIZE; i++)
-                if (streq(sender_uid_cache[i].name, name)) {
-                        *ret = sender_uid_cache[i].uid;
+                if (streq(c->entries[i].name, name)) {
+                        *ret = c->entries[i].uid;
                         return true;
                 }
         return false;
 }
 
-static void sender_uid_cache_put(const char *name, uid_t uid) {
-        if (name[0] != ':' || strlen(name) >= sizeof sender_uid_cache[0].name)
+static void sender_uid_cache_put(struct sender_uid_cache *c, const char *name, uid_t uid) {
+        if (name[0] != ':' || strlen(name) >= sizeof c->entries[0].name)
                 return; /* only unique names are stable */
-        strcpy(sender_uid_cache[sender_uid_cache_next].name, name);
-        sender_uid_cache[sender_uid_cache_next].uid = uid;
-        sender_uid_cache_next = (sender_uid_cache_next + 1) % SENDER_UID_CACHE_SIZE;
+        strcpy(c->entries[c->next].name, name);
+        c->entries[c->next].uid = uid;
+        c->next = (c->next + 1) % SENDER_UID_CACHE_SIZE;
 }
 
-int bus_message_get_sender_uid(sd_bus_message *m, uid_t *ret) {
+int bus_message_get_sender_uid(sd_bus_message *m, struct sender_uid_cache *cache, uid_t *ret) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
         const char *sender = sd_bus_message_get_sender(m);
@@ -91,7 +80,7 @@ int bus_message_get_sender_uid(sd_bus_message *m, uid_t *ret) {
 
         if (!sender)
                 return -ENXIO;
-        if (sender_uid_cache_get(sender, ret))
+        if (sender_uid_cache_get(cache, sender, ret))
                 return 0;
 
         /* The bus daemon always knows the connection's uid. */
@@ -104,7 +93,7 @@ int bus_message_get_sender_uid(sd_bus_message *m, uid_t *ret) {
         sd_bus_message_unref(reply);
         if (r < 0)
                 return r;
-        sender_uid_cache_put(sender, (uid_t) u);
+        sender_uid_cache_put(cache, sender, (uid_t) u);
         *ret = (uid_t) u;
         return 0;
 }
@@ -154,14 +143,15 @@ static int denied(sd_bus_error *error, const char *action, const char *reason) {
 }
 
 int bus_verify_polkit_async(sd_bus_message *call, const char *action,
-                            struct polkit_registry **registry, sd_bus_error *error) {
+                            struct polkit_registry **registry, struct sender_uid_cache *uids,
+                            sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *pk = NULL;
         struct polkit_query *q;
         const char *sender;
         uid_t uid;
         int r;
 
-        assert(call && action && registry);
+        assert(call && action && registry && uids);
 
         /* Second pass: the verdict for this very message. */
         if (*registry)
@@ -176,7 +166,7 @@ int bus_verify_polkit_async(sd_bus_message *call, const char *action,
                                 return ok ? 1 : denied(error, action, reason);
                         }
 
-        r = bus_message_get_sender_uid(call, &uid);
+        r = bus_message_get_sender_uid(call, uids, &uid);
         if (r < 0)
                 return bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED,
                                       "Not allowed to %s: the caller's uid cannot be found", action);

@@ -9,7 +9,8 @@
  *
  * A method handler calls
  *
- *     r = bus_verify_polkit_async(message, "org.camerad.Camera1.use-camera", &m->polkit, error);
+ *     r = bus_verify_polkit_async(message, "org.camerad.Camera1.use-camera", &m->polkit,
+ *                                 &m->sender_uids, error);
  *     if (r < 0)
  *             return r;           // denied (AccessDenied naming the action) or failure
  *     if (r == 0)
@@ -26,12 +27,27 @@
 
 struct polkit_registry;
 
+/* Unique names are never reused on a bus, so a sender's uid can be remembered for good.
+ * Asking the bus daemon costs a round trip per call; this small ring of recent senders
+ * (one per daemon, in struct manager) keeps that to once per client connection. Loop
+ * thread only. */
+#define SENDER_UID_CACHE_SIZE 64
+
+struct sender_uid_cache {
+        struct {
+                char name[32];
+                uid_t uid;
+        } entries[SENDER_UID_CACHE_SIZE];
+        unsigned next;
+};
+
 int bus_verify_polkit_async(sd_bus_message *call, const char *action,
-                            struct polkit_registry **registry, sd_bus_error *error);
+                            struct polkit_registry **registry, struct sender_uid_cache *uids,
+                            sd_bus_error *error);
 
 /* Cancels pending queries and frees the registry (at daemon exit). */
 struct polkit_registry *polkit_registry_free(struct polkit_registry *r);
 
 /* The caller's uid as the bus daemon knows it (GetConnectionUnixUser, remembered per unique
  * name), never from our own process. */
-int bus_message_get_sender_uid(sd_bus_message *m, uid_t *ret);
+int bus_message_get_sender_uid(sd_bus_message *m, struct sender_uid_cache *cache, uid_t *ret);

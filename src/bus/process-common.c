@@ -116,7 +116,7 @@ int process_session_get(sd_bus_message *m, struct manager *manager, enum process
         uid_t uid;
         int r;
 
-        r = bus_message_get_sender_uid(m, &uid);
+        r = bus_message_get_sender_uid(m, &manager->sender_uids, &uid);
         if (r < 0)
                 return bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED, "The caller's uid cannot be found");
         r = user_context_get(manager, uid, &u);

@@ -62,7 +62,7 @@ static int check_persistent_owner(struct session *s, sd_bus_message *m, sd_bus_e
         uid_t uid;
         int r;
 
-        r = bus_message_get_sender_uid(m, &uid);
+        r = bus_message_get_sender_uid(m, &s->manager->sender_uids, &uid);
         if (r < 0)
                 return bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED,
                                       "%s belongs to uid %u; the caller's uid cannot be found",

@@ -9,6 +9,7 @@
 #include "bus/bus-errors.h"
 #include "bus/image-process.h"
 #include "bus/manager.h"
+#include "bus/parked-call.h"
 #include "bus/polkit.h"
 #include "bus/user-context.h"
 #include "bus/video-process.h"
@@ -29,6 +30,8 @@ static struct user_context *user_context_free(struct user_context *u) {
         /* Objects first, so no signal is emitted for a half-freed context. */
         image_process_object_remove(u);
         video_process_object_remove(u);
+        /* Their replies come while the processors stop below; they must not reach u. */
+        parked_calls_detach(u);
         if (u->images)
                 image_processor_free(u->images);
         if (u->videos)
@@ -236,7 +239,7 @@ int user_context_check_access(struct user_context *u, sd_bus_message *call, sd_b
         uid_t uid;
         int r;
 
-        r = bus_message_get_sender_uid(call, &uid);
+        r = bus_message_get_sender_uid(call, &u->manager->sender_uids, &uid);
         if (r < 0)
                 return bus_error_setf(error, CAMERAD_ERROR_ACCESS_DENIED,
                                       "The caller's uid cannot be found");
@@ -244,5 +247,6 @@ int user_context_check_access(struct user_context *u, sd_bus_message *call, sd_b
                 return 1;
 
         /* Another user's images and videos: root, or whoever polkit lets manage them. */
-        return bus_verify_polkit_async(call, CAMERAD_ACTION_MANAGE, &u->manager->polkit, error);
+        return bus_verify_polkit_async(call, CAMERAD_ACTION_MANAGE, &u->manager->polkit,
+                                       &u->manager->sender_uids, error);
 }

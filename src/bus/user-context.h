@@ -5,7 +5,10 @@
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
+#include "process/image-processor.h"
+
 struct manager;
+struct parked_call;
 struct worker_pool;
 struct image_processor;
 struct video_processor;
@@ -30,6 +33,14 @@ struct user_context {
         char *video_path;
         sd_bus_slot *image_slot;
         sd_bus_slot *video_slot;
+
+        /* What the image object last announced of ExecutionMode and Status
+         * (bus/image-process.c): only a value that differs becomes a PropertiesChanged. */
+        enum exec_mode announced_mode;
+        enum image_status announced_status;
+
+        /* Calls answered when the processor's work for them ends (bus/parked-call.c). */
+        struct parked_call *parked_calls;
 };
 
 

@@ -5,6 +5,7 @@
 #include "bus/bus-errors.h"
 #include "bus/bus-util.h"
 #include "bus/manager.h"
+#include "bus/parked-call.h"
 #include "bus/process-common.h"
 #include "bus/user-context.h"
 #include "bus/video-process.h"
@@ -287,6 +288,42 @@ static int method_process_video(sd_bus_message *m, void *userdata, sd_bus_error 
         return sd_bus_reply_method_return(m, NULL);
 }
 
+/* RemoveVideo, Interrupt and Reset are answered once the runs they stop have ended. */
+static void on_answered(struct user_context *u) {
+        manager_note_activity(u->manager);
+}
+
+/* Only a run that does not stop (the timeout) fails after the call was taken. */
+static int parked_error(sd_bus_error *error, int r, const char *what, const char *id) {
+        return bus_error_set_fatal(error, r, what);
+}
+
+static const struct parked_call_ops parked_ops = {
+        .answered = on_answered,
+        .error = parked_error,
+};
+
+static int start_parked(sd_bus_message *m, struct user_context *u, const char *what, const char *id,
+                        sd_bus_error *error) {
+        struct parked_call *c;
+        int r;
+
+        r = parked_call_new(u, m, &parked_ops, what, id, &c);
+        if (r < 0)
+                return bus_error_set_fatal(error, r, what);
+        if (streq(what, "RemoveVideo"))
+                r = video_processor_remove_async(u->videos, id, parked_call_reply, c);
+        else if (streq(what, "Interrupt"))
+                r = video_processor_interrupt_async(u->videos, parked_call_reply, c);
+        else
+                r = video_processor_reset_async(u->videos, parked_call_reply, c);
+        if (r < 0) {
+                parked_call_cancel(c);
+                return video_error(u, error, r, what);
+        }
+        return 1;
+}
+
 static int method_remove_video(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct user_context *u = userdata;
         const char *id;
@@ -298,32 +335,23 @@ static int method_remove_video(sd_bus_message *m, void *userdata, sd_bus_error *
         r = process_read_id(PROCESS_VIDEO, m, &id, error);
         if (r < 0)
                 return r;
-        r = video_processor_remove(u->videos, id);
-        if (r < 0)
-                return video_error(u, error, r, "RemoveVideo");
-        return sd_bus_reply_method_return(m, NULL);
-}
-
-/* Interrupt and Reset: nothing in, nothing out. */
-static int method_videos_op(sd_bus_message *m, struct user_context *u, sd_bus_error *error,
-                            int (*op)(struct video_processor *), const char *what) {
-        int r;
-
-        r = user_context_check_access(u, m, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        r = op(u->videos);
-        if (r < 0)
-                return video_error(u, error, r, what);
-        return sd_bus_reply_method_return(m, NULL);
+        return start_parked(m, u, "RemoveVideo", id, error);
 }
 
 static int method_interrupt(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return method_videos_op(m, userdata, error, video_processor_interrupt, "Interrupt");
+        int r = user_context_check_access(userdata, m, error);
+
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        return start_parked(m, userdata, "Interrupt", NULL, error);
 }
 
 static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return method_videos_op(m, userdata, error, video_processor_reset, "Reset");
+        int r = user_context_check_access(userdata, m, error);
+
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        return start_parked(m, userdata, "Reset", NULL, error);
 }
 
 static int method_get_video_info(sd_bus_message *m, void *userdata, sd_bus_error *error) {

@@ -21,8 +21,6 @@
 /* Above 1080p: the rate of common 4K webcams, and what one core can draw and encode. */
 #define VIRTUAL_MAX_FPS_LARGE 15.0
 #define VIRTUAL_MJPEG_QUALITY 85
-/* Sleep at most this long at once so Stop is prompt even at low frame rates. */
-#define STOP_CHECK_NS (50 * 1000 * 1000LL)
 
 struct virtual_camera {
         double noise_sigma;
@@ -36,6 +34,10 @@ struct virtual_camera {
         pthread_t thread;
         atomic_bool stop;
         struct virtual_controls *controls; /* virtual-controls.c: applied to every picture */
+        /* Stop wakes the thread from its sleep till the next frame, so that stopping
+         * (on the event loop) does not wait for a frame period. */
+        pthread_mutex_t lock;
+        pthread_cond_t wake; /* CLOCK_MONOTONIC */
 };
 
 static const unsigned virtual_sizes[][2] = {
@@ -58,16 +60,15 @@ static int64_t now_ns(void) {
 
 /* Sleeps until deadline (absolute, CLOCK_MONOTONIC) unless asked to stop; false on stop. */
 static bool sleep_until(struct virtual_camera *v, int64_t deadline) {
-        for (;;) {
-                if (atomic_load_explicit(&v->stop, memory_order_relaxed))
-                        return false;
-                int64_t now = now_ns();
-                if (now >= deadline)
-                        return true;
-                struct timespec ts = ns_timespec(MIN(deadline, now + STOP_CHECK_NS));
-                /* EINTR just loops; the absolute deadline keeps the schedule. */
-                (void) clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-        }
+        struct timespec ts = ns_timespec(deadline);
+        bool stop;
+
+        pthread_mutex_lock(&v->lock);
+        /* Spurious wake-ups and EINTR just loop; the absolute deadline keeps the schedule. */
+        while (!(stop = atomic_load(&v->stop)) && now_ns() < deadline)
+                (void) pthread_cond_timedwait(&v->wake, &v->lock, &ts);
+        pthread_mutex_unlock(&v->lock);
+        return !stop;
 }
 
 /* MJPG: draws the scene for f's time, encodes it, and leaves the JPEG without DHT in f. */
@@ -171,7 +172,10 @@ fail:
 static void virtual_stop(struct camera_device *d) {
         struct virtual_camera *v = d->data;
 
+        pthread_mutex_lock(&v->lock);
         atomic_store(&v->stop, true);
+        pthread_cond_signal(&v->wake);
+        pthread_mutex_unlock(&v->lock);
         pthread_join(v->thread, NULL);
         frame_pool_free(TAKE_PTR(v->pool));
         free_encoding(v);
@@ -180,8 +184,11 @@ static void virtual_stop(struct camera_device *d) {
 
 static void virtual_free_data(void *data) {
         struct virtual_camera *v = data;
-        if (v)
-                virtual_controls_free(v->controls);
+        if (!v)
+                return;
+        virtual_controls_free(v->controls);
+        pthread_cond_destroy(&v->wake);
+        pthread_mutex_destroy(&v->lock);
         free(v);
 }
 
@@ -210,6 +217,14 @@ int camera_device_new_virtual(unsigned index, struct camera_device **ret) {
         if (r < 0) {
                 free(v);
                 return r;
+        }
+        pthread_mutex_init(&v->lock, NULL);
+        {
+                pthread_condattr_t attr;
+                pthread_condattr_init(&attr);
+                pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+                pthread_cond_init(&v->wake, &attr);
+                pthread_condattr_destroy(&attr);
         }
 
         r = camera_device_new_internal(&virtual_backend, v, &d);

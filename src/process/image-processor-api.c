@@ -237,36 +237,41 @@ finish:
         return r;
 }
 
-int image_processor_remove(struct image_processor *p, const char *id) {
+int image_processor_remove_begin_locked(struct image_processor *p, const char *id) {
         struct image_entry *e;
         uint64_t job_id;
-        int r = 0;
+        int r;
 
-        pthread_mutex_lock(&p->lock);
         e = image_entry_find(p, id);
-        if (!e || e->removing) {
-                pthread_mutex_unlock(&p->lock);
+        if (!e || e->removing)
                 return -ENOENT;
-        }
         if (e->job_id == 0) {
                 r = image_store_remove(p->store, e->id);
                 if (r >= 0)
                         image_entry_unlink(p, e);
                 image_processor_notify_locked(p);
-                pthread_mutex_unlock(&p->lock);
                 return r;
         }
-        /* Its job's done() deletes it; wait for that so the data is gone on return. */
+        /* Its job's done() deletes it. */
         e->removing = true;
         job_id = e->job_id;
         pthread_mutex_unlock(&p->lock);
         (void) pool_job_cancel(p->pool, job_id, POOL_CANCEL_REMOVED);
+        pthread_mutex_lock(&p->lock);
+        return 1;
+}
+
+int image_processor_remove(struct image_processor *p, const char *id) {
+        int r;
 
         pthread_mutex_lock(&p->lock);
-        {
+        r = image_processor_remove_begin_locked(p, id);
+        if (r > 0) {
+                /* Wait for the job's done() so the data is gone on return. */
                 struct timespec deadline;
                 clock_gettime(CLOCK_MONOTONIC, &deadline);
                 deadline.tv_sec += CANCEL_WAIT_US / 1000000u;
+                r = 0;
                 while (image_entry_find(p, id))
                         if (pthread_cond_timedwait(&p->job_ended, &p->lock, &deadline) == ETIMEDOUT) {
                                 r = -ETIMEDOUT;
@@ -277,37 +282,29 @@ int image_processor_remove(struct image_processor *p, const char *id) {
         return r;
 }
 
-/* Cancels jobs; lock held on entry and on return (dropped meanwhile). */
-static int stop_jobs_locked(struct image_processor *p, bool background_only, enum pool_cancel reason) {
+void image_processor_stop_all_locked(struct image_processor *p) {
+        p->interrupted = true; /* nothing restarts until a resume (or the end of a Reset) */
         pthread_mutex_unlock(&p->lock);
-        image_scheduler_cancel_all(p, background_only, reason);
+        image_scheduler_cancel_all(p, false, POOL_CANCEL_INTERRUPT);
         pthread_mutex_lock(&p->lock);
-        return 0;
 }
 
 int image_processor_interrupt(struct image_processor *p) {
         int r;
 
         pthread_mutex_lock(&p->lock);
-        p->interrupted = true;
-        r = stop_jobs_locked(p, false, POOL_CANCEL_INTERRUPT);
-        if (r >= 0)
-                r = image_scheduler_wait_stopped_locked(p, CANCEL_WAIT_US);
+        image_processor_stop_all_locked(p);
+        r = image_scheduler_wait_stopped_locked(p, CANCEL_WAIT_US);
         image_processor_notify_locked(p);
         pthread_mutex_unlock(&p->lock);
         return r;
 }
 
-int image_processor_reset(struct image_processor *p) {
+int image_processor_reset_finish(struct image_processor *p) {
         _cleanup_free_ char (*dirty)[IMAGE_ID_LEN + 1] = NULL;
         size_t n_dirty = 0;
-        int r;
 
         pthread_mutex_lock(&p->lock);
-        p->interrupted = true; /* nothing restarts while we clean up */
-        r = stop_jobs_locked(p, false, POOL_CANCEL_INTERRUPT);
-        if (r >= 0)
-                r = image_scheduler_wait_stopped_locked(p, CANCEL_WAIT_US);
         dirty = calloc(p->n_entries + 1, sizeof *dirty);
         for (struct image_entry *e = p->head; e; e = e->next) {
                 if (e->rec.state == IMAGE_STATE_DONE || e->removing)
@@ -328,9 +325,18 @@ int image_processor_reset(struct image_processor *p) {
         pthread_mutex_unlock(&p->lock);
         for (size_t i = 0; i < n_dirty; i++)
                 (void) image_processor_flush_record(p, dirty[i]);
-        if (!dirty && r >= 0)
-                r = -ENOMEM;
-        return r;
+        return dirty ? 0 : -ENOMEM;
+}
+
+int image_processor_reset(struct image_processor *p) {
+        int r, k;
+
+        pthread_mutex_lock(&p->lock);
+        image_processor_stop_all_locked(p);
+        r = image_scheduler_wait_stopped_locked(p, CANCEL_WAIT_US);
+        pthread_mutex_unlock(&p->lock);
+        k = image_processor_reset_finish(p);
+        return r < 0 ? r : k;
 }
 
 int image_processor_set_mode(struct image_processor *p, enum exec_mode mode) {
@@ -355,13 +361,20 @@ unsigned image_processor_concurrency(struct image_processor *p, enum exec_mode m
         return pool_concurrency(p->pool, mode);
 }
 
+/* Cancels jobs; lock held on entry and on return (dropped meanwhile). */
+static void stop_jobs_locked(struct image_processor *p, bool background_only, enum pool_cancel reason) {
+        pthread_mutex_unlock(&p->lock);
+        image_scheduler_cancel_all(p, background_only, reason);
+        pthread_mutex_lock(&p->lock);
+}
+
 void image_processor_set_capture_active(struct image_processor *p, bool active) {
         pthread_mutex_lock(&p->lock);
         if (p->capture_active != active) {
                 p->capture_active = active;
                 if (active)
                         /* Running background work goes back to pending; requested stays. */
-                        (void) stop_jobs_locked(p, true, POOL_CANCEL_PREEMPTED);
+                        stop_jobs_locked(p, true, POOL_CANCEL_PREEMPTED);
                 else
                         image_scheduler_schedule_locked(p);
         }

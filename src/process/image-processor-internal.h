@@ -35,6 +35,7 @@ struct event_sink {
 
 struct jpeg_encoder;
 struct image_job;
+struct image_waiter;
 
 struct image_processor {
         pthread_mutex_t io_lock; /* serialises record writes; taken before lock, never after */
@@ -62,6 +63,10 @@ struct image_processor {
         enum image_status posted_status;
         unsigned posted_pending, posted_running;
 
+        /* Asynchronous Interrupt/RemoveImage/Reset calls waiting for jobs to stop
+         * (image-processor-async.c). */
+        struct image_waiter *waiters;
+
         pthread_mutex_t encode_lock; /* proxy_encoder: one TurboJPEG handle, one user */
         struct jpeg_encoder *proxy_encoder;
 };
@@ -79,6 +84,26 @@ void image_processor_post_error(struct image_processor *p, const char *id, enum 
  * serialised by io_lock and each writes the latest in-memory state, so the last write always
  * carries the newest state and no fsync ever runs under the main lock. */
 int image_processor_flush_record(struct image_processor *p, const char *id);
+void image_event_sink_ref(struct event_sink *s);
+void image_event_sink_unref(struct event_sink *s);
+
+/* image-processor-api.c: the halves of Interrupt, RemoveImage and Reset that the
+ * synchronous calls and the asynchronous ones share. */
+/* Marks it removing and cancels its job (1: that job's done() deletes it), or deletes it now
+ * (0) when no job holds it; -ENOENT. Lock held (dropped meanwhile). */
+int image_processor_remove_begin_locked(struct image_processor *p, const char *id);
+/* Interrupted; every job cancelled (queued ones are done on return). Lock held (dropped
+ * meanwhile). */
+void image_processor_stop_all_locked(struct image_processor *p);
+/* Reset after its jobs stopped: error -> pending, retries cleared, default mode, resume.
+ * Without the lock (writes records). */
+int image_processor_reset_finish(struct image_processor *p);
+
+/* image-processor-async.c */
+/* Posts every waiter whose jobs have stopped. Lock held; called wherever a job ends. */
+void image_waiters_check_locked(struct image_processor *p);
+/* Posts every waiter left with result (the processor is going). Lock held. */
+void image_waiters_flush_locked(struct image_processor *p, int result);
 
 /* image-scheduler.c */
 /* Submits every pending image that may run now. Lock held. */

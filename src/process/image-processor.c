@@ -24,7 +24,11 @@ struct event {
         unsigned pending, running;
 };
 
-static void sink_unref(struct event_sink *s) {
+void image_event_sink_ref(struct event_sink *s) {
+        atomic_fetch_add(&s->n_ref, 1);
+}
+
+void image_event_sink_unref(struct event_sink *s) {
         if (s && atomic_fetch_sub(&s->n_ref, 1) == 1)
                 free(s);
 }
@@ -55,7 +59,7 @@ static void event_deliver(void *userdata) {
                         break;
                 }
         }
-        sink_unref(s);
+        image_event_sink_unref(s);
         free(ev);
 }
 
@@ -68,9 +72,9 @@ static void post(struct image_processor *p, const struct event *template) {
         }
         *ev = *template;
         ev->sink = p->sink;
-        atomic_fetch_add(&p->sink->n_ref, 1);
+        image_event_sink_ref(p->sink);
         if (mailbox_post(p->mailbox, event_deliver, ev) < 0) {
-                sink_unref(p->sink);
+                image_event_sink_unref(p->sink);
                 free(ev);
                 log_error("image processor: cannot post an event");
         }
@@ -275,16 +279,19 @@ struct image_processor *image_processor_free(struct image_processor *p) {
         if (p->pool)
                 image_scheduler_cancel_all(p, false, POOL_CANCEL_SHUTDOWN);
         pthread_mutex_lock(&p->lock);
-        if (image_scheduler_wait_idle_locked(p, CANCEL_WAIT_US * 4) < 0)
+        if (image_scheduler_wait_idle_locked(p, CANCEL_WAIT_US * 4) < 0) {
                 /* A wedged job still points at us; leaking is the only safe choice. */
                 log_error("image processor: a job did not stop; leaking the processor");
-        else {
+                image_waiters_flush_locked(p, -ETIMEDOUT);
+        } else {
+                /* Every job has ended, so every waiter was posted; this is belt and braces. */
+                image_waiters_flush_locked(p, 0);
                 pthread_mutex_unlock(&p->lock);
                 while (p->head)
                         image_entry_unlink(p, p->head);
                 if (p->sink) {
                         atomic_store(&p->sink->alive, false);
-                        sink_unref(p->sink);
+                        image_event_sink_unref(p->sink);
                 }
                 pool_unref(p->pool);
                 image_store_free(p->store);

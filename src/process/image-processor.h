@@ -173,13 +173,29 @@ int image_processor_process(struct image_processor *p, const char *id);
 int image_processor_remove(struct image_processor *p, const char *id);
 
 /* Interrupt: running images go back to pending (the call waits until their runs have
- * stopped: milliseconds, since the pipeline checks between stripes) and each gets an
+ * stopped: milliseconds, since the pipeline checks between stripes; see the _async
+ * variants below for the event loop) and each gets an
  * Error(id, "abort") event; background work pauses until process/set_mode/reset. Preemption
  * and capture pauses also send images back to pending, but without an error. */
 int image_processor_interrupt(struct image_processor *p);
 
 /* Reset: abort running work, error -> pending, retries cleared, default mode, resume. */
 int image_processor_reset(struct image_processor *p);
+
+/* The same three without waiting: they cancel at once (RemoveImage's -ENOENT and failures
+ * to start are returned at once, and then reply is never called) and return 0; reply(result,
+ * userdata) comes later with what the synchronous call would have returned, exactly once,
+ * on the loop thread from mailbox_dispatch() (never from inside the call), when the jobs
+ * running at the time of the call have stopped (RemoveImage: when the image is deleted).
+ * Status and counts change at once, the Error(id, "abort") events come before the reply.
+ * When the processor is freed first, reply still comes (the freeing stops every job). */
+typedef void (*image_processor_reply_fn)(int result, void *userdata);
+int image_processor_interrupt_async(struct image_processor *p, image_processor_reply_fn reply,
+                                    void *userdata);
+int image_processor_remove_async(struct image_processor *p, const char *id,
+                                 image_processor_reply_fn reply, void *userdata);
+int image_processor_reset_async(struct image_processor *p, image_processor_reply_fn reply,
+                                void *userdata);
 
 /* SetExecutionMode: resizes the pool live; also resumes after Interrupt. */
 int image_processor_set_mode(struct image_processor *p, enum exec_mode mode);

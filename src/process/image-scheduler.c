@@ -297,6 +297,7 @@ finish:
         image_processor_notify_locked(p);
         /* Wakes Interrupt/Remove waiters: this image no longer runs. */
         pthread_cond_broadcast(&p->job_ended);
+        image_waiters_check_locked(p);
         pthread_mutex_unlock(&p->lock);
 
         if (done)

@@ -55,7 +55,7 @@ struct photo_intake {
         unsigned n_sources;
 
         pthread_mutex_t lock;
-        pthread_cond_t stored; /* a burst became STORED, or the thread went idle */
+        pthread_cond_t stored; /* the thread went idle */
         struct burst *queue_head, *queue_tail;
         bool thread_running;   /* it takes queued bursts until the queue is empty */
 
@@ -68,8 +68,8 @@ struct photo_intake {
 
 /* Loop thread: hands b (with its frames) to the thread, starting one if none runs. */
 int intake_enqueue(struct photo_intake *in, struct burst *b);
-/* Loop thread: waits until every burst of the list is STORED, and, when nothing else is
- * queued, for the thread to leave (joined). bursts NULL: only the latter. */
-void intake_wait_stored(struct photo_intake *in, struct burst *bursts);
+/* Loop thread, at exit: waits until the thread has stored every queued burst, posted its
+ * letters and left (joined). */
+void intake_wait_idle(struct photo_intake *in);
 /* Loop thread, from the mailbox: the thread is done with b (userdata). */
 void photo_intake_letter(void *userdata);

@@ -204,24 +204,13 @@ int intake_enqueue(struct photo_intake *in, struct burst *b) {
         return r;
 }
 
-void intake_wait_stored(struct photo_intake *in, struct burst *bursts) {
+void intake_wait_idle(struct photo_intake *in) {
         bool join;
 
         pthread_mutex_lock(&in->lock);
-        for (;;) {
-                bool all_stored = true;
-
-                for (struct burst *b = bursts; b; b = b->next)
-                        all_stored = all_stored && b->state == BURST_STORED;
-                if (all_stored)
-                        break;
+        while (in->thread_running)
                 pthread_cond_wait(&in->stored, &in->lock);
-        }
-        /* Nothing else queued: let the thread post its last letter and leave, and join it,
-         * so that none is left at exit (the letters are dispatched after this). */
-        while (!in->queue_head && in->thread_running)
-                pthread_cond_wait(&in->stored, &in->lock);
-        join = !in->thread_running && in->thread_unjoined;
+        join = in->thread_unjoined;
         pthread_mutex_unlock(&in->lock);
         if (join) {
                 pthread_join(in->thread, NULL);

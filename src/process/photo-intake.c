@@ -177,7 +177,7 @@ struct photo_intake *photo_intake_free(struct photo_intake *in) {
         if (!in)
                 return NULL;
         assert(in->n_sources == 0 && !in->parked_head);
-        intake_wait_stored(in, NULL);
+        intake_wait_idle(in);
         pthread_cond_destroy(&in->stored);
         pthread_mutex_destroy(&in->lock);
         free(in);
@@ -207,14 +207,27 @@ struct photo_intake_source *photo_intake_source_free(struct photo_intake_source 
         in = src->intake;
         photo_intake_take_frames(src);
 
-        intake_wait_stored(in, src->bursts);
+        /* Its bursts go on without it: each is still stored and answered (detached). */
+        while (src->bursts) {
+                struct burst *b = src->bursts;
 
-        while (src->bursts)
-                burst_unlink(src->bursts); /* its letter answers and frees it */
+                src->bursts = b->next;
+                b->next = NULL;
+                b->source = NULL;
+                /* The source's list no longer tells which frames a burst shares with the one
+                 * before it, which may now be answered first: each counts all of its own. */
+                if (b->pinned < b->n_frames) {
+                        in->pinned += (unsigned) b->n_frames - b->pinned;
+                        b->pinned = (unsigned) b->n_frames;
+                }
+        }
         in->n_sources--;
         free(src);
-        intake_admit_parked(in); /* their frames left the budget */
         return NULL;
+}
+
+void photo_intake_drain(struct photo_intake *in) {
+        intake_wait_idle(in);
 }
 
 int photo_intake_submit(struct photo_intake_source *src, const struct photo_intake_request *req) {

@@ -54,7 +54,7 @@ typedef int (*photo_intake_store_fn)(struct image_processor *images, const struc
                                      char ret_id[static IMAGE_ID_LEN + 1]);
 
 struct photo_intake_request {
-        struct image_processor *images; /* must outlive the burst (see source_free) */
+        struct image_processor *images; /* must outlive the burst (see photo_intake_drain) */
         size_t burst;                   /* 1..FRAME_RING_MAX: the newest frames of the ring */
         uint32_t quality;
         bool deferred;
@@ -65,18 +65,22 @@ struct photo_intake_request {
 
 /* store NULL = image_processor_add. Bursts are answered through mailbox. */
 int photo_intake_new(struct mailbox *mailbox, photo_intake_store_fn store, struct photo_intake **ret);
-/* Every source must be freed first; joins the thread. Dispatch the mailbox before this: the
- * letters of bursts stored already refer to the intake. */
+/* Every source must be freed first; waits for the thread (photo_intake_drain()). Drain and
+ * dispatch the mailbox before this: the letters of stored bursts refer to the intake. */
 struct photo_intake *photo_intake_free(struct photo_intake *in);
 
 /* A photo output: bursts are taken from ring, which must outlive the source. */
 int photo_intake_source_new(struct photo_intake *in, struct frame_ring *ring,
                             struct photo_intake_source **ret);
-/* The output is going away: its parked bursts take their frames, then this waits until all
- * of its bursts are stored (the thread works through them in order; a long backlog makes
- * this take that long). Their done callbacks still come through the mailbox, with
- * `detached` set. */
+/* The output is going away: its parked bursts take their frames, and all of its bursts go
+ * on without it; this returns at once, whatever the backlog. Each is still stored, and its
+ * done callback still comes through the mailbox, with `detached` set. */
 struct photo_intake_source *photo_intake_source_free(struct photo_intake_source *src);
+
+/* At exit, before the image processors of queued bursts go: waits until the thread has
+ * stored every queued burst and left (crash safety: no burst a Capture took is lost). Their
+ * letters are then in the mailbox. */
+void photo_intake_drain(struct photo_intake *in);
 
 /* Takes the newest req->burst frames of src's ring (which must hold a frame) now or later,
  * as above. 0: taken now; 1: parked until the budget has room; either way req->done will

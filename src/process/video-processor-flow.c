@@ -64,17 +64,19 @@ static int fill_streams(struct video_entry *e) {
 
 /* Unlinks e, deletes its record and tells the owner the pending list changed. e must not
  * be running. */
-static void forget_entry(struct video_processor *vp, struct video_entry *e) {
-        char id[VIDEO_ID_MAX + 1];
+void video_processor_forget_record(struct video_processor *vp, struct video_entry *e) {
         int r;
 
-        snprintf(id, sizeof id, "%s", e->rec.id);
         video_entry_unlink(vp, e);
-        video_entry_free(e);
-        r = video_record_delete(vp->dir_fd, id);
+        r = video_record_delete(vp->dir_fd, e->rec.id);
         if (r < 0)
-                log_warning_errno(r, "Cannot delete the record of video %s: %m", id);
+                log_warning_errno(r, "Cannot delete the record of video %s: %m", e->rec.id);
         video_processor_pending_changed(vp);
+}
+
+static void forget_entry(struct video_processor *vp, struct video_entry *e) {
+        video_processor_forget_record(vp, e);
+        video_entry_free(e);
 }
 
 /* Each prepared video not yet done holds its input (and, once it has streams, its output)
@@ -402,11 +404,7 @@ int video_processor_interrupt(struct video_processor *vp) {
 int video_processor_reset(struct video_processor *vp) {
         video_processor_stop_all(vp, POOL_CANCEL_INTERRUPT);
         video_processor_drain_ended(vp, true);
-        for (struct video_entry *e = vp->entries; e; e = e->next)
-                if (!e->run) /* a callback may have started one again; leave it be */
-                        video_entry_drop_session(e);
-        vp->current = NULL;
-        video_processor_set_status(vp, VIDEO_STATUS_READY);
+        video_processor_reset_finish(vp);
         return 0;
 }
 

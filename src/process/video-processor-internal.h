@@ -15,6 +15,7 @@
 struct avi_reader;
 struct avi_writer;
 struct video_run;
+struct video_waiter;
 
 /* One video id: its persistent record plus what this daemon run holds for it. */
 struct video_entry {
@@ -67,6 +68,9 @@ struct video_processor {
         char message[512];
         uint64_t run_generation; /* of the newest run started */
 
+        /* Asynchronous Interrupt/RemoveVideo/Reset calls (video-processor-async.c). */
+        struct video_waiter *waiters;
+
         pthread_mutex_t lock; /* the ended list; shared with run threads */
         pthread_cond_t cond;
         struct ended_node *ended;
@@ -95,6 +99,21 @@ void video_processor_drain_ended(struct video_processor *vp, bool callbacks);
 void video_entry_wait_run_ended(struct video_processor *vp, struct video_entry *e);
 /* Stops every run and waits until each has ended (a frame's worth of time). */
 void video_processor_stop_all(struct video_processor *vp, enum pool_cancel reason);
+struct video_processor *vp_ref(struct video_processor *vp);
+void vp_unref(struct video_processor *vp);
+/* video-processor-flow.c: e leaves the list and its record is deleted; e itself is the
+ * caller's to free. */
+void video_processor_forget_record(struct video_processor *vp, struct video_entry *e);
+
+/* video-processor-async.c */
+/* After ended runs were applied: answers the waiters whose runs have all ended. */
+void video_waiters_check(struct video_processor *vp);
+/* An ended run of no listed entry: it may be one RemoveVideo waits for. */
+void video_waiters_removing_ended(struct video_processor *vp, struct video_run *run);
+/* At free, after every listed run ended: waits for the rest and answers every waiter. */
+void video_waiters_free(struct video_processor *vp);
+/* Reset after its runs ended and were applied: sessions dropped, status ready. */
+void video_processor_reset_finish(struct video_processor *vp);
 /* Starts a run of e from frame `from` writing through writer (taken on success). */
 int video_entry_start_run(struct video_processor *vp, struct video_entry *e, uint32_t from,
                           struct avi_writer *writer, bool seed);

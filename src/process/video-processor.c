@@ -46,12 +46,12 @@ int video_fail(struct video_processor *vp, int error, const char *format, ...) {
         return error;
 }
 
-static struct video_processor *vp_ref(struct video_processor *vp) {
+struct video_processor *vp_ref(struct video_processor *vp) {
         atomic_fetch_add(&vp->n_ref, 1);
         return vp;
 }
 
-static void vp_unref(struct video_processor *vp) {
+void vp_unref(struct video_processor *vp) {
         if (atomic_fetch_sub(&vp->n_ref, 1) != 1)
                 return;
         pthread_mutex_destroy(&vp->lock);
@@ -253,7 +253,8 @@ void video_processor_drain_ended(struct video_processor *vp, bool callbacks) {
                 if (e) {
                         e->node = NULL;
                         apply_run_result(vp, e, callbacks);
-                }
+                } else
+                        video_waiters_removing_ended(vp, node->run);
                 video_run_free(node->run);
                 free(node);
         }
@@ -262,8 +263,10 @@ void video_processor_drain_ended(struct video_processor *vp, bool callbacks) {
 static void drain_letter(void *userdata) {
         struct video_processor *vp = userdata;
 
-        if (!vp->dead)
+        if (!vp->dead) {
                 video_processor_drain_ended(vp, true);
+                video_waiters_check(vp);
+        }
         vp_unref(vp);
 }
 
@@ -424,6 +427,7 @@ struct video_processor *video_processor_free(struct video_processor *vp) {
         video_processor_stop_all(vp, POOL_CANCEL_SHUTDOWN);
         /* Save resume points, but no callbacks: the owner is going away. */
         video_processor_drain_ended(vp, false);
+        video_waiters_free(vp);
         while (vp->entries) {
                 struct video_entry *e = vp->entries;
                 vp->entries = e->next;

@@ -180,6 +180,21 @@ int video_processor_interrupt(struct video_processor *vp);
  * forgets committed settings; pending ids and resume points are kept. */
 int video_processor_reset(struct video_processor *vp);
 
+/* The same three without waiting for the runs to end (a frame's work each): they stop the
+ * runs at once and return 0 (RemoveVideo's -ENOENT and failures to start are returned at
+ * once, and then reply is never called); reply(0, userdata) comes later, exactly once, on
+ * the loop thread from mailbox_dispatch() (never from inside the call), when the runs
+ * stopped by the call have ended and their results are applied (the "abort" errors come
+ * first). RemoveVideo's id is gone for every other call at once. When the processor is
+ * freed first, reply comes from video_processor_free(). */
+typedef void (*video_processor_reply_fn)(int result, void *userdata);
+int video_processor_interrupt_async(struct video_processor *vp, video_processor_reply_fn reply,
+                                    void *userdata);
+int video_processor_remove_async(struct video_processor *vp, const char *id,
+                                 video_processor_reply_fn reply, void *userdata);
+int video_processor_reset_async(struct video_processor *vp, video_processor_reply_fn reply,
+                                void *userdata);
+
 /* -ENOENT for an unknown id. */
 int video_processor_get_info(struct video_processor *vp, const char *id, struct video_info *ret);
 

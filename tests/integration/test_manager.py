@@ -92,6 +92,48 @@ class ManagerTest(camerad_test.CameradTestCase):
         for p in paths[1:]:
             self.iface(p, 'Session').Release()
 
+    def test_pipelined_create_sessions_keep_the_limit(self):
+        """CreateSession is answered after asynchronous polkit and bus checks; ten calls
+        sent at once still make exactly eight sessions."""
+        other = dbus.bus.BusConnection(self.address)
+        self.addCleanup(other.close)
+        om = dbus.Interface(other.get_object(BUS_NAME, ROOT_PATH, introspect=False),
+                            'org.camerad.Camera1.Manager')
+        paths, errors = [], []
+        for _ in range(10):
+            om.CreateSession('photo', reply_handler=lambda p: paths.append(str(p)),
+                             error_handler=errors.append)
+        camerad_test.wait_until(lambda: len(paths) + len(errors) == 10)
+        self.assertEqual(len(set(paths)), 8)
+        self.assertEqual([e.get_dbus_name() for e in errors],
+                         ['org.camerad.Camera1.Error.OperationNotAllowed'] * 2)
+
+    def test_caller_gone_before_the_answer(self):
+        """A caller that leaves while its CreateSession waits for polkit gets no session:
+        none is left behind, and the daemon says why it made none."""
+        self.polkit_allow([USE_CAMERA])
+        code = f'''
+import dbus, dbus.lowlevel
+b = dbus.bus.BusConnection({self.address!r})
+# The daemon learns our uid now (one call answered), so that the calls below go straight
+# to polkit and we are gone before it answers.
+dbus.Interface(b.get_object({BUS_NAME!r}, {ROOT_PATH!r}, introspect=False),
+               'org.camerad.Camera1.Manager').GetImageProcessSession()
+for _ in range(20):
+    m = dbus.lowlevel.MethodCallMessage({BUS_NAME!r}, {ROOT_PATH!r},
+                                        'org.camerad.Camera1.Manager', 'CreateSession')
+    m.append('photo', signature='s')
+    b.send_message(m)
+b.flush()
+b.close()
+'''
+        camerad_test.run_as(NOBODY, [PYTHON, '-c', code], check=True, timeout=60)
+        om = self.iface(ROOT_PATH, 'org.freedesktop.DBus.ObjectManager')
+        camerad_test.wait_until(lambda: 'left the bus before its CreateSession was answered'
+                                in self.daemon_log(), 30)
+        camerad_test.wait_until(lambda: not [p for p in om.GetManagedObjects()
+                                             if '/session/' in str(p)], 30)
+
     def test_polkit_for_other_users(self):
         r = self.call_as(NOBODY, ROOT_PATH, 'Manager', 'CreateSession', 's', 'photo')
         self.assertCallError(r, ACCESS_DENIED)

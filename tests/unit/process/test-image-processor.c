@@ -401,6 +401,95 @@ static void test_remove_while_running(void) {
         env_close(&e, false);
 }
 
+/* The asynchronous Interrupt/RemoveImage/Reset: they return at once, their reply comes
+ * once through the mailbox on the loop thread when the jobs that ran at the call stopped
+ * (not jobs started after it), after the abort events, and also when the processor goes
+ * first. */
+static struct {
+        unsigned calls;
+        int result;
+        unsigned aborts_seen; /* abort events delivered before the reply */
+} reply_seen;
+
+static void on_reply(int result, void *userdata) {
+        check(pthread_equal(pthread_self(), seen.loop));
+        check(userdata == &reply_seen);
+        reply_seen.calls++;
+        reply_seen.result = result;
+        reply_seen.aborts_seen = seen.errors[IMAGE_ERROR_ABORT];
+}
+
+static void test_async_calls(void) {
+        struct env e;
+        char ids[4][IMAGE_ID_LEN + 1], *path;
+        double t0;
+
+        env_new(&e, 2, EXEC_MODE_HIGH_PERFORMANCE);
+        fake_reset(2);
+        for (int i = 0; i < 4; i++) {
+                fake.hang[i] = true;
+                add(&e, i, true, ids[i]);
+        }
+        wait_for(&e, atomic_load(&fake.running) == 2 && image_processor_running_count(e.p) == 2);
+
+        /* Interrupt: at once, preempted at once, answered when both runs stopped. */
+        memset(&reply_seen, 0, sizeof reply_seen);
+        t0 = test_now();
+        check_ok(image_processor_interrupt_async(e.p, on_reply, &reply_seen));
+        check(reply_seen.calls == 0);
+        check(image_processor_get_status(e.p) == IMAGE_STATUS_PREEMPTED);
+        wait_for(&e, reply_seen.calls == 1);
+        printf("async interrupt answered after %.1f ms\n", (test_now() - t0) * 1000);
+        check(reply_seen.result == 0 && reply_seen.aborts_seen == 2);
+        check(image_processor_running_count(e.p) == 0);
+        for (int i = 0; i < 4; i++)
+                check(state_of(&e, ids[i]) == IMAGE_STATE_PENDING);
+
+        /* A job started after the Interrupt (ProcessImage resumes) does not hold it up. */
+        check_ok(image_processor_process(e.p, ids[0]));
+        wait_for(&e, image_processor_running_count(e.p) >= 1);
+        memset(&reply_seen, 0, sizeof reply_seen);
+        check_ok(image_processor_interrupt_async(e.p, on_reply, &reply_seen));
+        check_ok(image_processor_process(e.p, ids[1])); /* hangs until cancelled */
+        wait_for(&e, reply_seen.calls == 1);
+        check(reply_seen.result == 0);
+
+        /* RemoveImage of a running image: answered once its folder is gone. */
+        wait_for(&e, state_of(&e, ids[1]) == IMAGE_STATE_RUNNING);
+        memset(&reply_seen, 0, sizeof reply_seen);
+        check_ok(image_processor_remove_async(e.p, ids[1], on_reply, &reply_seen));
+        wait_for(&e, reply_seen.calls == 1);
+        check(reply_seen.result == 0);
+        check(asprintf(&path, "%s/images/1000/%s", e.state, ids[1]) > 0);
+        check(!test_exists(path));
+        free(path);
+        {
+                struct image_info info;
+                check(image_processor_get_info(e.p, ids[1], &info) == -ENOENT);
+        }
+        /* Unknown: refused at once, no reply. */
+        memset(&reply_seen, 0, sizeof reply_seen);
+        check(image_processor_remove_async(e.p, ids[1], on_reply, &reply_seen) == -ENOENT);
+        check(image_processor_remove_async(e.p, "nope", on_reply, &reply_seen) == -ENOENT);
+        mailbox_dispatch(e.mailbox);
+        check(reply_seen.calls == 0);
+
+        /* Reset: answered with the default mode back and work resumed. */
+        check_ok(image_processor_set_mode(e.p, EXEC_MODE_LOW_POWER));
+        check_ok(image_processor_reset_async(e.p, on_reply, &reply_seen));
+        wait_for(&e, reply_seen.calls == 1);
+        check(reply_seen.result == 0);
+        check(image_processor_get_mode(e.p) == EXEC_MODE_HIGH_PERFORMANCE);
+        check(image_processor_get_status(e.p) == IMAGE_STATUS_READY);
+
+        /* The processor goes before the reply was delivered: it still comes, once. */
+        wait_for(&e, image_processor_running_count(e.p) >= 1);
+        memset(&reply_seen, 0, sizeof reply_seen);
+        check_ok(image_processor_interrupt_async(e.p, on_reply, &reply_seen));
+        env_close(&e, false);
+        check(reply_seen.calls == 1 && reply_seen.result == 0);
+}
+
 /* Mode switches back and forth while 24 images run: every one ends done. */
 static void test_mode_under_load(void) {
         struct env e;
@@ -579,6 +668,7 @@ int main(void) {
         test_interrupt();
         test_retries_and_reset();
         test_remove_while_running();
+        test_async_calls();
         test_mode_under_load();
         test_quota();
         test_restart();

@@ -293,8 +293,9 @@ static void test_budget(struct photo_intake *in, struct mailbox *mb) {
         check(atomic_load(&frames_alive) == 0);
 }
 
-/* Freeing a source waits for its bursts; their answers come by the mailbox, detached. A
- * parked burst whose ring is empty by then fails rather than vanishing. */
+/* Freeing a source does not wait for its bursts (the store is shut meanwhile); they are
+ * still stored, and their answers come by the mailbox, detached; photo_intake_drain() waits
+ * for all of them. A parked burst whose ring is empty by then fails rather than vanishing. */
 static void test_detach(struct photo_intake *in, struct mailbox *mb) {
         struct frame_ring *ring;
         struct photo_intake_source *src;
@@ -303,16 +304,23 @@ static void test_detach(struct photo_intake *in, struct mailbox *mb) {
         check_ok(frame_ring_new(FRAME_RING_MAX, &ring));
         check_ok(photo_intake_source_new(in, ring, &src));
         push_fresh(ring, 2, 5);
+        store_set_shut(true);
         for (uintptr_t i = 0; i < 3; i++) {
                 struct photo_intake_request req = request(2, i);
                 check_ok(photo_intake_submit(src, &req));
         }
-        photo_intake_source_free(src); /* blocks until the three are stored */
+        photo_intake_source_free(src); /* returns with the store shut: it does not wait */
+        check(n_answers == 0);
+        check(store.n_calls == 0); /* the first waits in the shut store */
+        store_set_shut(false);
+        photo_intake_drain(in);       /* the three are stored, their letters posted */
         check(store.n_calls == 3);
         check(n_answers == 0);
-        wait_answers(mb, 3);
+        mailbox_dispatch(mb);
+        check(n_answers == 3);
         for (unsigned i = 0; i < 3; i++)
                 check(answers[i].tag == i && answers[i].error == 0 && answers[i].detached);
+        check(photo_intake_pinned(in) == 0);
 
         /* An empty ring: submit works only with a frame (the caller checks), and a forced
          * take of an emptied ring answers with an error at once. */
