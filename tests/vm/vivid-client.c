@@ -24,7 +24,7 @@ static int usage(void) {
                 "       vivid-client has-controls DEV NAME...\n"
                 "       vivid-client set-control DEV NAME VALUE\n"
                 "       vivid-client find-camera ID-PREFIX\n"
-                "       vivid-client check-formats DEV CAMERA\n"
+                "       vivid-client check-formats DEV CAMERA [FOURCC,...]\n"
                 "       vivid-client wait-camera-gone CAMERA SECONDS\n"
                 "       vivid-client session CAMERA FOURCC WxH SECONDS [RECORD-FILE]\n"
                 "       vivid-client fault-dropped DEV CAMERA FOURCC WxH SECONDS\n"
@@ -98,8 +98,8 @@ int main(int argc, char *argv[]) {
                 r = bus_find_camera(argv[2], detail, sizeof detail);
                 return finish(r, detail);
         }
-        if (streq(cmd, "check-formats") && argc == 4) {
-                r = bus_check_formats(argv[2], argv[3], detail, sizeof detail);
+        if (streq(cmd, "check-formats") && (argc == 4 || argc == 5)) {
+                r = bus_check_formats(argv[2], argv[3], argc == 5 ? argv[4] : "YUYV,NV12", detail, sizeof detail);
                 return finish(r, detail);
         }
         if (streq(cmd, "wait-camera-gone") && argc == 4) {

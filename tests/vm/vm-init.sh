@@ -20,6 +20,7 @@ mkdir -p /run/dbus
 exec </dev/console >/dev/console 2>&1
 
 DEV=/dev/video0
+LOOP=/dev/video10
 DISK=/dev/vda
 FAILED=0
 
@@ -58,6 +59,7 @@ save() {
 }
 
 finish() {
+        [ -n "$FEEDER_PID" ] && kill "$FEEDER_PID" 2>/dev/null
         if [ -n "$CAMERAD_PID" ]; then
                 if kill -0 "$CAMERAD_PID" 2>/dev/null; then
                         result daemon-alive PASS "camerad (pid $CAMERAD_PID) still running after all checks"
@@ -120,6 +122,35 @@ check kernel-stream vivid-client stream $DEV YUYV 640x480 10
 check kernel-controls vivid-client has-controls $DEV disconnect inject_vidioc_streamon_error \
         percentage_of_dropped_buffers
 
+# 1b. v4l2loopback as an MJPEG camera, fed ffmpeg's JPEGs by loopback-feeder. The feeder
+# starts before camerad: with exclusive_caps=1 the node offers capture only once a writer
+# wrote, and camerad looks at the nodes when it starts.
+if insmod /lib/modules/v4l2loopback.ko exclusive_caps=1 video_nr=10 card_label=camerad-loopback \
+        2>/tmp/insmod.err; then
+        n=0
+        while [ ! -c $LOOP ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+        if [ -c $LOOP ]; then
+                result loopback-module PASS "v4l2loopback loaded: $LOOP"
+        else
+                result loopback-module FAIL "v4l2loopback loaded but no $LOOP after 10 s: $(echo /dev/video*)"
+        fi
+        loopback-feeder $LOOP 1280x720 30 /fed/1280x720/*.jpg >/tmp/feeder.log 2>&1 &
+        FEEDER_PID=$!
+        n=0
+        while ! grep -q '^feeding' /tmp/feeder.log && kill -0 $FEEDER_PID 2>/dev/null && [ $n -lt 300 ]; do
+                sleep 0.1
+                n=$((n + 1))
+        done
+        if grep -q '^feeding' /tmp/feeder.log; then
+                result loopback-feed PASS "$(grep '^feeding' /tmp/feeder.log)"
+        else
+                result loopback-feed FAIL "$(tail -n 3 /tmp/feeder.log | tr '\n' ' ')"
+        fi
+        check loopback-probe vivid-client probe $LOOP MJPG 1280x720
+else
+        result loopback-module FAIL "insmod v4l2loopback.ko: $(cat /tmp/insmod.err)"
+fi
+
 # 2. The system bus and the daemon.
 dbus-daemon --config-file=/etc/vm-bus.conf --nofork --nopidfile --nosyslog >/tmp/dbus.log 2>&1 &
 n=0
@@ -172,6 +203,7 @@ case "$CAM" in
         ;;
 esac
 check camera-formats vivid-client check-formats $DEV "$CAM"
+check camera-formats-yu12-uyvy vivid-client check-formats $DEV "$CAM" YU12,UYVY
 case "$VCAM" in
 /org/camerad/Camera1/camera/*) result virtual-camera-listed PASS "$VCAM" ;;
 *) result virtual-camera-listed FAIL "$VCAM" ;;
@@ -184,6 +216,31 @@ fi
 if check session-nv12 vivid-client session "$CAM" NV12 640x480 6 /tmp/rec-nv12.avi; then
         save recording-nv12 /tmp/rec-nv12.avi 64
 fi
+if check session-yu12 vivid-client session "$CAM" YU12 640x480 6 /tmp/rec-yu12.avi; then
+        save recording-yu12 /tmp/rec-yu12.avi 128
+fi
+rm -f /tmp/rec-*.avi
+if check session-uyvy vivid-client session "$CAM" UYVY 640x480 6 /tmp/rec-uyvy.avi; then
+        save recording-uyvy /tmp/rec-uyvy.avi 192
+fi
+
+# 4b. The MJPEG camera on v4l2loopback: listed with the fed size, previewed (decoded) and
+# recorded; the host compares the recording's frames with the fed JPEGs byte for byte.
+LCAM=$(timeout 60 vivid-client find-camera v4l2:platform:v4l2loopback-000 | tail -n 1)
+case "$LCAM" in
+/org/camerad/Camera1/camera/*)
+        result loopback-listed PASS "$LCAM $(busctl get-property org.camerad.Camera1 "$LCAM" \
+                org.camerad.Camera1.Camera Name 2>&1)"
+        check loopback-formats vivid-client check-formats $LOOP "$LCAM" MJPG
+        if check session-mjpeg vivid-client session "$LCAM" MJPG 1280x720 8 /tmp/rec-mjpeg.avi; then
+                save recording-mjpeg /tmp/rec-mjpeg.avi 256
+        fi
+        rm -f /tmp/rec-mjpeg.avi
+        ;;
+*)
+        result loopback-listed FAIL "$LCAM"
+        ;;
+esac
 
 # 5. vivid's fault controls. The disconnect goes last: it unregisters vivid's nodes for good.
 check fault-streamon-error vivid-client fault-streamon $DEV "$CAM" YUYV 640x480
