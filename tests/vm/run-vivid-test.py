@@ -222,7 +222,7 @@ def check_recordings(lines, results, disk, work, fed_frames):
         elif "VIVID-DATA: " in line:
             name, _, note = line.split("VIVID-DATA: ", 1)[1].partition(" ")
             notes[name] = note
-    for name, (session, size, fed) in RECORDINGS.items():
+    for name, (session, picture_size, fed) in RECORDINGS.items():
         if name not in data:
             why = notes.get(name) or f"{session}: {results.get(session, ('missing',))[0]}"
             results[name] = ("FAIL", f"no recording copied out ({why})")
@@ -235,7 +235,7 @@ def check_recordings(lines, results, disk, work, fed_frames):
         with open(path, "wb") as f:
             f.write(blob)
         m = RECORDED_RE.search(results.get(session, ("", ""))[1])
-        ok, detail = probe_recording(path, float(m.group(1)) if m else 0.0, size)
+        ok, detail = probe_recording(path, float(m.group(1)) if m else 0.0, picture_size)
         if fed:
             fed_ok, fed_detail = check_passthrough(path, fed_frames[fed], work)
             ok, detail = ok and fed_ok, f"{detail}; {fed_detail}"
