@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "bus/camera-capture.h"
+#include "bus/controls-bus.h"
 #include "bus/manager.h"
 #include "bus/session.h"
 #include "bus/session-state.h"
@@ -91,6 +92,8 @@ const sd_bus_vtable camera_vtable[] = {
         SD_BUS_PROPERTY("Formats", "a(suud)", property_get_formats, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("CaptureFormat", "(suud)", property_get_capture_format, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Controls", "a{sa{sv}}", camera_property_get_controls, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END,
 };
 
@@ -112,6 +115,7 @@ int camera_add(struct manager *m, struct camera_device *device, struct camera **
         c->device = device;
         c->index = m->next_camera_index++;
         c->connected = camera_device_is_connected(device);
+        camera_controls_init(c);
         if (asprintf(&c->path, CAMERAD_ROOT_PATH "/camera/%u", c->index) < 0) {
                 c->path = NULL;
                 camera_free(c);

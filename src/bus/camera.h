@@ -2,6 +2,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
@@ -47,6 +48,7 @@ struct camera {
         unsigned long frames_seen;
         bool removed;           /* gone from the bus (unplugged); freed when unused */
         bool connected;         /* last Connected value emitted */
+        atomic_bool controls_notice_pending; /* bus/camera-controls-property.c */
 };
 
 extern const sd_bus_vtable camera_vtable[];

@@ -6,6 +6,7 @@
 #include "bus/bus-errors.h"
 #include "bus/bus-util.h"
 #include "bus/camera-capture.h"
+#include "bus/controls-bus.h"
 #include "bus/manager.h"
 #include "bus/output.h"
 #include "bus/polkit.h"
@@ -491,6 +492,10 @@ const sd_bus_vtable session_vtable[] = {
         SD_BUS_METHOD("Start", "", "", method_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Stop", "", "", method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Release", "", "", method_release, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetControls", SD_BUS_ARGS("a{sv}", controls), SD_BUS_NO_RESULT,
+                                session_method_set_controls, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetControls", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", controls),
+                                session_method_get_controls, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("Error", SD_BUS_ARGS("u", code, "s", message), 0),
         SD_BUS_VTABLE_END,
 };

@@ -62,6 +62,8 @@ struct camctl {
 /* Each verb returns an exit code and prints its own errors. */
 int verb_list(struct camctl *c, int argc, char **argv);
 int verb_info(struct camctl *c, int argc, char **argv);
+int verb_controls(struct camctl *c, int argc, char **argv);
+int verb_set(struct camctl *c, int argc, char **argv);
 int verb_photo(struct camctl *c, int argc, char **argv);
 int verb_preview(struct camctl *c, int argc, char **argv);
 int verb_record(struct camctl *c, int argc, char **argv);

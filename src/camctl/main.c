@@ -39,6 +39,8 @@ struct verb {
 static const struct verb verbs[] = {
         { "list", 0, 0, 0, 0, verb_list, false },
         { "info", 1, 1, 0, 0, verb_info, false },
+        { "controls", 1, 1, 0, 0, verb_controls, false },
+        { "set", 2, -1, 0, 0, verb_set, false },
         { "photo", 0, 0, OPT_CAMERA | OPT_SIZE | OPT_FORMAT | OPT_BURST | OPT_QUALITY | OPT_NO_DEFER | OPT_WAIT | OPT_OUTPUT
           | OPT_SHARED, 0, verb_photo, false },
         { "preview", 0, 0, OPT_CAMERA | OPT_SIZE | OPT_FORMAT | OPT_OUTPUT | OPT_SECONDS | OPT_FRAMES | OPT_SHARED, 0,
@@ -118,6 +120,8 @@ static void help(void) {
                "Cameras:\n"
                "  list                          Show the cameras\n"
                "  info CAMERA                   Show a camera and its formats\n"
+               "  controls CAMERA               Show a camera's controls\n"
+               "  set CAMERA NAME=VALUE...      Set controls (menus by item name)\n"
                "Capture:\n"
                "  photo [-c C] [-s WxH] [-f F] [-b N] [-q Q] [--no-defer] [--wait] [-o FILE]\n"
                "                                Take a photo; the proxy at once, the final with --wait\n"

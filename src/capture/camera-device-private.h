@@ -3,10 +3,12 @@
 
 #include <stdatomic.h>
 
+#include "capture/camera-controls.h"
 #include "capture/camera-device.h"
 #include "capture/mjpeg-decode.h"
 
 struct jpeg_decoder;
+struct camera_controls_backend; /* capture/camera-controls-private.h */
 
 /* The backend side of camera_device: the virtual sensor and V4L2 fill these in. */
 
@@ -16,6 +18,7 @@ struct camera_backend {
         /* Stops and joins the capture thread; releases the device. */
         void (*stop)(struct camera_device *d);
         void (*free_data)(void *data);
+        const struct camera_controls_backend *controls; /* NULL: no controls */
 };
 
 struct camera_device {
@@ -37,6 +40,10 @@ struct camera_device {
         camera_frame_fn on_frame;
         camera_error_fn on_error;
         void *userdata;
+
+        /* camera-controls.c: told about changes made elsewhere. */
+        camera_controls_changed_fn controls_changed;
+        void *controls_userdata;
 };
 
 /* A camera with info and backend set; takes ownership of data (freed by free_data). */

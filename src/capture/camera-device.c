@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "capture/camera-controls-private.h"
 #include "capture/camera-device-private.h"
 #include "capture/frame.h"
 #include "shared/log.h"
@@ -146,12 +147,14 @@ int camera_device_start(struct camera_device *d, const struct capture_format *fm
                 return r;
         }
         d->streaming = true;
+        camera_controls_watch(d);
         return 0;
 }
 
 void camera_device_stop(struct camera_device *d) {
         if (!d || !d->streaming)
                 return;
+        camera_controls_unwatch(d);
         d->backend->stop(d);
         camera_device_mjpeg_stop(d);
         d->streaming = false;

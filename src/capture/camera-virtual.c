@@ -6,6 +6,7 @@
 
 #include "capture/camera-device-private.h"
 #include "capture/frame-pool.h"
+#include "capture/virtual-controls.h"
 #include "capture/virtual-sensor.h"
 #include "media/jpeg-markers.h"
 #include "media/jpeg.h"
@@ -34,6 +35,7 @@ struct virtual_camera {
         struct jpeg_buffer jpeg;
         pthread_t thread;
         atomic_bool stop;
+        struct virtual_controls *controls; /* virtual-controls.c: applied to every picture */
 };
 
 static const unsigned virtual_sizes[][2] = {
@@ -71,6 +73,7 @@ static bool sleep_until(struct virtual_camera *v, int64_t deadline) {
 /* MJPG: draws the scene for f's time, encodes it, and leaves the JPEG without DHT in f. */
 static int encode_frame(struct virtual_camera *v, struct frame *f) {
         virtual_sensor_render(v->sensor, f->timestamp_us, v->raw->data);
+        (void) virtual_controls_process(v->controls, V4L2_PIX_FMT_YUYV, f->width, f->height, v->raw->data);
         int r = jpeg_encode_yuyv(v->encoder, v->raw->data, f->width, f->height, v->raw->stride,
                                  VIRTUAL_MJPEG_QUALITY, &v->jpeg);
         if (r < 0)
@@ -108,8 +111,10 @@ static void *virtual_thread(void *userdata) {
                                 camera_device_report_error(d, r, "encoding a frame failed");
                                 break;
                         }
-                } else
+                } else {
                         virtual_sensor_render(v->sensor, f->timestamp_us, f->data);
+                        (void) virtual_controls_process(v->controls, f->fourcc, f->width, f->height, f->data);
+                }
                 camera_device_deliver(d, f);
                 frame_unref(f);
 
@@ -174,13 +179,21 @@ static void virtual_stop(struct camera_device *d) {
 }
 
 static void virtual_free_data(void *data) {
-        free(data);
+        struct virtual_camera *v = data;
+        if (v)
+                virtual_controls_free(v->controls);
+        free(v);
+}
+
+struct virtual_controls *virtual_camera_controls(struct camera_device *d) {
+        return ((struct virtual_camera *) d->data)->controls;
 }
 
 static const struct camera_backend virtual_backend = {
         .start = virtual_start,
         .stop = virtual_stop,
         .free_data = virtual_free_data,
+        .controls = &virtual_controls_backend,
 };
 
 int camera_device_new_virtual(unsigned index, struct camera_device **ret) {
@@ -193,6 +206,11 @@ int camera_device_new_virtual(unsigned index, struct camera_device **ret) {
                 return -ENOMEM;
         v->noise_sigma = VIRTUAL_SENSOR_NOISE_SIGMA;
         atomic_init(&v->stop, false);
+        r = virtual_controls_new(&v->controls);
+        if (r < 0) {
+                free(v);
+                return r;
+        }
 
         r = camera_device_new_internal(&virtual_backend, v, &d);
         if (r < 0)

@@ -211,6 +211,7 @@ static const struct camera_backend v4l2_backend = {
         .start = v4l2_stream_start,
         .stop = v4l2_stream_stop,
         .free_data = v4l2_free_data,
+        .controls = &v4l2_controls_backend,
 };
 
 int camera_device_new_v4l2(const char *devnode, const struct v4l2_ops *ops, struct camera_device **ret) {
@@ -226,6 +227,7 @@ int camera_device_new_v4l2(const char *devnode, const struct v4l2_ops *ops, stru
         c->ops = ops ?: &v4l2_ops_libv4l2;
         c->fd = -1;
         c->wake_fd = -1;
+        c->ctrl_fd = c->ctrl_wake_fd = -1;
         c->devnode = strdup(devnode);
         if (!c->devnode) {
                 free(c);

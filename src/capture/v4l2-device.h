@@ -45,7 +45,17 @@ struct v4l2_camera {
         struct frame_pool *pool;
         int wake_fd;
         pthread_t thread;
+
+        /* Controls (v4l2-controls.c): a node of our own for them, open while streaming,
+         * subscribed to control events that its watcher thread reads. Loop thread, except
+         * that the watcher reads events from ctrl_fd. */
+        int ctrl_fd;
+        int ctrl_wake_fd;
+        pthread_t ctrl_thread;
+        bool ctrl_watching;
 };
+
+extern const struct camera_controls_backend v4l2_controls_backend;
 
 /* The backend's start/stop (v4l2-stream.c). */
 int v4l2_stream_start(struct camera_device *d, const struct capture_format *fmt);

@@ -40,6 +40,7 @@ static int libv4l2_poll(struct pollfd *fds, nfds_t n, int timeout_ms) {
 const struct v4l2_ops v4l2_ops_libv4l2 = {
         .open = libv4l2_open,
         .open_native = plain_open,
+        .open_controls = plain_open,
         .close = v4l2_close,
         .ioctl = libv4l2_ioctl,
         .mmap = libv4l2_mmap,

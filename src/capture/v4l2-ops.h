@@ -15,6 +15,9 @@ struct v4l2_ops {
          * itself (MJPEG must reach us as the camera's bytes); the other calls on such an fd
          * then go straight to the kernel. NULL: open serves both. */
         int (*open_native)(const char *path);
+        /* Opens a node for control ioctls and events only: no conversion, no streaming.
+         * NULL: open_native, else open. */
+        int (*open_controls)(const char *path);
         int (*close)(int fd);
         int (*ioctl)(int fd, unsigned long request, void *arg);
         void *(*mmap)(void *addr, size_t length, int prot, int flags, int fd, int64_t offset);

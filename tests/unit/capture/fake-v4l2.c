@@ -20,6 +20,7 @@ void fake_reset(void) {
         fake.nv12_emulated = true;
         fake.reqbufs_count = 4;
         fake.mjpeg = true;
+        fake_controls_reset();
 }
 
 void fake_set_jpegs(const uint8_t *const *jpegs, const size_t *sizes, unsigned n) {
@@ -62,9 +63,30 @@ static int fake_open_native(const char *path) {
         return open_as(path, &fake.native_opens);
 }
 
-static int fake_close(int fd) {
-        check(fd == FAKE_FD);
+/* One control node at a time, apart from the streaming one. */
+static int fake_open_controls(const char *path) {
+        if (!streq(path, "/dev/fake0")) {
+                errno = ENOENT;
+                return -1;
+        }
         pthread_mutex_lock(&fake.lock);
+        check(!fake.ctrl_fd_open);
+        fake.ctrl_fd_open = true;
+        fake.control_opens++;
+        pthread_mutex_unlock(&fake.lock);
+        return FAKE_CTRL_FD;
+}
+
+static int fake_close(int fd) {
+        check(fd == FAKE_FD || fd == FAKE_CTRL_FD);
+        pthread_mutex_lock(&fake.lock);
+        if (fd == FAKE_CTRL_FD) {
+                check(fake.ctrl_fd_open);
+                fake.ctrl_fd_open = false;
+                fake_controls_closed();
+                pthread_mutex_unlock(&fake.lock);
+                return 0;
+        }
         fake.open_count--;
         fake.streaming = false;
         pthread_mutex_unlock(&fake.lock);
@@ -338,9 +360,13 @@ static int fake_ioctl_locked(unsigned long request, void *arg) {
 }
 
 static int fake_ioctl(int fd, unsigned long request, void *arg) {
-        check(fd == FAKE_FD);
+        check(fd == FAKE_FD || (fd == FAKE_CTRL_FD && fake.ctrl_fd_open));
         pthread_mutex_lock(&fake.lock);
-        int r = fake_ioctl_locked(request, arg);
+        int r;
+        if (!fake_controls_ioctl(fd, request, arg, &r)) {
+                check(fd == FAKE_FD); /* the control node only does controls */
+                r = fake_ioctl_locked(request, arg);
+        }
         int saved = errno;
         pthread_mutex_unlock(&fake.lock);
         errno = saved;
@@ -377,7 +403,32 @@ static int fake_munmap(void *addr, size_t length) {
 
 /* Waits on the engine's wake fd (the second entry) for a short while, then plays the
  * next scripted action; with the script done it just times out. */
+/* The control watcher: POLLPRI while events wait. */
+static int fake_poll_controls(struct pollfd *fds) {
+        pthread_mutex_lock(&fake.lock);
+        fake.ctrl_polls++;
+        bool hangup = fake.ctrl_hangup;
+        pthread_mutex_unlock(&fake.lock);
+        if (hangup) {
+                fds[0].revents = POLLERR | POLLHUP | POLLPRI;
+                fds[1].revents = 0;
+                return 1;
+        }
+        int r = poll(fds + 1, 1, 2);
+        fds[0].revents = 0;
+        if (r > 0)
+                return 1;
+        fds[1].revents = 0;
+        pthread_mutex_lock(&fake.lock);
+        if (fake_controls_event_pending())
+                fds[0].revents = POLLPRI;
+        pthread_mutex_unlock(&fake.lock);
+        return fds[0].revents ? 1 : 0;
+}
+
 static int fake_poll(struct pollfd *fds, nfds_t n, int timeout_ms) {
+        if (n == 2 && fds[0].fd == FAKE_CTRL_FD)
+                return fake_poll_controls(fds);
         check(n == 2 && fds[0].fd == FAKE_FD);
         int r = poll(fds + 1, 1, 2);
         if (r > 0) {
@@ -412,6 +463,7 @@ static int fake_poll(struct pollfd *fds, nfds_t n, int timeout_ms) {
 const struct v4l2_ops fake_ops = {
         .open = fake_open,
         .open_native = fake_open_native,
+        .open_controls = fake_open_controls,
         .close = fake_close,
         .ioctl = fake_ioctl,
         .mmap = fake_mmap,

@@ -11,6 +11,7 @@
 /* A scripted fake V4L2 device behind the ops table. */
 
 #define FAKE_FD 1000
+#define FAKE_CTRL_FD 1001 /* the node opened through open_controls */
 #define FAKE_W 640
 #define FAKE_H 480
 #define FAKE_PAD 64 /* row padding, so the engine must repack rows */
@@ -58,6 +59,14 @@ struct fake {
         unsigned frames_made;
         uint32_t fmt_fourcc;
         int reqbufs_zero_calls;
+        /* controls (fake-v4l2-controls.c) */
+        bool ctrl_fd_open;
+        int control_opens;
+        unsigned ctrl_try_calls, ctrl_set_calls, ctrl_subscriptions;
+        uint32_t ctrl_fail_id;  /* TRY and S of this control fail with ctrl_fail_errno */
+        int ctrl_fail_errno;    /* 0 = EINVAL */
+        bool ctrl_hangup;       /* the control node polls as unplugged: ERR|HUP|PRI */
+        unsigned ctrl_polls;
 };
 
 extern struct fake fake;
@@ -75,3 +84,13 @@ void fake_set_jpegs(const uint8_t *const *jpegs, const size_t *sizes, unsigned n
 unsigned fake_bpl(uint32_t fourcc);
 
 extern const struct v4l2_ops fake_ops;
+
+/* Controls: the table back at its defaults (fake_reset() calls it). */
+void fake_controls_reset(void);
+/* With fake.lock held: handles the control ioctls (true, result in *ret). */
+bool fake_controls_ioctl(int fd, unsigned long request, void *arg, int *ret);
+void fake_controls_closed(void);
+bool fake_controls_event_pending(void);
+/* Another program sets a control: events go to the subscribed node. */
+void fake_control_set_external(uint32_t id, int64_t value);
+int64_t fake_control_value(uint32_t id);
