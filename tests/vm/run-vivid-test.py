@@ -27,6 +27,8 @@ VM_CHECKS = [
     "camera-listed", "camera-formats", "camera-formats-yu12-uyvy", "virtual-camera-listed",
     "session-yuyv", "session-nv12", "session-yu12", "session-uyvy",
     "loopback-listed", "loopback-formats", "session-mjpeg",
+    "controls-listed", "controls-picture", "controls-flip", "controls-autogain", "controls-invalid",
+    "controls-v4l2-ctl",
     "fault-streamon-error", "fault-dropped-buffers", "fault-disconnect", "hotplug-removed",
     "hotplug-added", "hotplug-session", "daemon-alive", "daemon-exit",
 ]

@@ -242,6 +242,34 @@ case "$LCAM" in
         ;;
 esac
 
+# 4c. vivid's controls set through camerad, read back with the kernel's own view, and seen
+# in the preview frames.
+check controls-listed vivid-client controls-listed $DEV "$CAM"
+check controls-picture vivid-client controls-picture $DEV "$CAM"
+check controls-flip vivid-client controls-flip $DEV "$CAM"
+check controls-autogain vivid-client controls-autogain $DEV "$CAM"
+check controls-invalid vivid-client controls-invalid $DEV "$CAM"
+# v4l2-ctl (v4l-utils) reads back what a SetControls set; defaults go back afterwards.
+want="brightness: 90
+contrast: 110
+horizontal_flip: 1
+hue: -20
+saturation: 140
+vertical_flip: 1"
+if out=$(timeout 60 vivid-client set-controls "$CAM" brightness=90 contrast=110 saturation=140 hue=-20 \
+        horizontal-flip=true vertical-flip=true 2>&1); then
+        got=$(v4l2-ctl -d $DEV -C brightness,contrast,saturation,hue,horizontal_flip,vertical_flip 2>&1 | sort)
+        if [ "$got" = "$want" ]; then
+                result controls-v4l2-ctl PASS "v4l2-ctl -C after SetControls: $(echo $got)"
+        else
+                result controls-v4l2-ctl FAIL "v4l2-ctl -C after SetControls: $(echo $got); want $(echo $want)"
+        fi
+else
+        result controls-v4l2-ctl FAIL "set-controls: $(echo "$out" | tail -n 1)"
+fi
+timeout 60 vivid-client set-controls "$CAM" brightness=128 contrast=128 saturation=128 hue=0 \
+        horizontal-flip=false vertical-flip=false >/dev/null 2>&1
+
 # 5. vivid's fault controls. The disconnect goes last: it unregisters vivid's nodes for good.
 check fault-streamon-error vivid-client fault-streamon $DEV "$CAM" YUYV 640x480
 check fault-dropped-buffers vivid-client fault-dropped $DEV "$CAM" YUYV 640x480 6
