@@ -23,10 +23,12 @@ import vmimage  # noqa: E402
 # Every line the VM must print, in order; the host adds the recording checks.
 VM_CHECKS = [
     "modules", "video-node", "kernel-probe", "kernel-stream", "kernel-controls",
-    "loopback-module", "loopback-feed", "loopback-probe", "daemon",
+    "loopback-module", "loopback-feed", "loopback-probe", "loopback-feed-1080p",
+    "loopback-probe-1080p", "daemon",
     "camera-listed", "camera-formats", "camera-formats-yu12-uyvy", "virtual-camera-listed",
     "session-yuyv", "session-nv12", "session-yu12", "session-uyvy",
     "loopback-listed", "loopback-formats", "session-mjpeg",
+    "loopback-listed-1080p", "loopback-formats-1080p", "session-mjpeg-1080p",
     "controls-listed", "controls-picture", "controls-flip", "controls-autogain", "controls-invalid",
     "controls-v4l2-ctl",
     "fault-streamon-error", "fault-dropped-buffers", "fault-disconnect", "hotplug-removed",
@@ -39,9 +41,10 @@ RECORDINGS = {
     "recording-yu12": ("session-yu12", (640, 480), None),
     "recording-uyvy": ("session-uyvy", (640, 480), None),
     "recording-mjpeg": ("session-mjpeg", (1280, 720), "1280x720"),
+    "recording-mjpeg-1080p": ("session-mjpeg-1080p", (1920, 1080), "1920x1080"),
 }
 # The JPEGs fed into v4l2loopback (tests/vm/loopback-feeder.c), made here with ffmpeg.
-FED_SIZES = ["1280x720"]
+FED_SIZES = ["1280x720", "1920x1080"]
 FED_FRAMES = 30
 WANTED_MODULES = ["virtio_pci", "virtio_blk", "vivid"]
 DISK_MIB = 64 * len(RECORDINGS)

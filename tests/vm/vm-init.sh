@@ -21,6 +21,7 @@ exec </dev/console >/dev/console 2>&1
 
 DEV=/dev/video0
 LOOP=/dev/video10
+LOOP_1080P=/dev/video11
 DISK=/dev/vda
 FAILED=0
 
@@ -59,7 +60,7 @@ save() {
 }
 
 finish() {
-        [ -n "$FEEDER_PID" ] && kill "$FEEDER_PID" 2>/dev/null
+        for pid in $FEEDER_PIDS; do kill "$pid" 2>/dev/null; done
         if [ -n "$CAMERAD_PID" ]; then
                 if kill -0 "$CAMERAD_PID" 2>/dev/null; then
                         result daemon-alive PASS "camerad (pid $CAMERAD_PID) still running after all checks"
@@ -122,31 +123,36 @@ check kernel-stream vivid-client stream $DEV YUYV 640x480 10
 check kernel-controls vivid-client has-controls $DEV disconnect inject_vidioc_streamon_error \
         percentage_of_dropped_buffers
 
-# 1b. v4l2loopback as an MJPEG camera, fed ffmpeg's JPEGs by loopback-feeder. The feeder
-# starts before camerad: with exclusive_caps=1 the node offers capture only once a writer
-# wrote, and camerad looks at the nodes when it starts.
-if insmod /lib/modules/v4l2loopback.ko exclusive_caps=1 video_nr=10 card_label=camerad-loopback \
-        2>/tmp/insmod.err; then
+# 1b. v4l2loopback as two MJPEG cameras (720p, 1080p), fed ffmpeg's JPEGs by
+# loopback-feeder. The feeders start before camerad: with exclusive_caps=1 a node offers
+# capture only once a writer wrote, and camerad looks at the nodes when it starts.
+# feed SUFFIX NODE WxH: starts a feeder, waits for its first round of frames.
+feed() {
+        loopback-feeder "$2" "$3" 30 /fed/"$3"/*.jpg >"/tmp/feeder$1.log" 2>&1 &
+        FEEDER_PIDS="$FEEDER_PIDS $!"
         n=0
-        while [ ! -c $LOOP ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-        if [ -c $LOOP ]; then
-                result loopback-module PASS "v4l2loopback loaded: $LOOP"
-        else
-                result loopback-module FAIL "v4l2loopback loaded but no $LOOP after 10 s: $(echo /dev/video*)"
-        fi
-        loopback-feeder $LOOP 1280x720 30 /fed/1280x720/*.jpg >/tmp/feeder.log 2>&1 &
-        FEEDER_PID=$!
-        n=0
-        while ! grep -q '^feeding' /tmp/feeder.log && kill -0 $FEEDER_PID 2>/dev/null && [ $n -lt 300 ]; do
+        while ! grep -q '^feeding' "/tmp/feeder$1.log" && kill -0 $! 2>/dev/null && [ $n -lt 300 ]; do
                 sleep 0.1
                 n=$((n + 1))
         done
-        if grep -q '^feeding' /tmp/feeder.log; then
-                result loopback-feed PASS "$(grep '^feeding' /tmp/feeder.log)"
+        if grep -q '^feeding' "/tmp/feeder$1.log"; then
+                result "loopback-feed$1" PASS "$(grep '^feeding' "/tmp/feeder$1.log")"
         else
-                result loopback-feed FAIL "$(tail -n 3 /tmp/feeder.log | tr '\n' ' ')"
+                result "loopback-feed$1" FAIL "$(tail -n 3 "/tmp/feeder$1.log" | tr '\n' ' ')"
         fi
-        check loopback-probe vivid-client probe $LOOP MJPG 1280x720
+        check "loopback-probe$1" vivid-client probe "$2" MJPG "$3"
+}
+if insmod /lib/modules/v4l2loopback.ko devices=2 exclusive_caps=1,1 video_nr=10,11 \
+        card_label=camerad-loopback,camerad-loopback-1080p 2>/tmp/insmod.err; then
+        n=0
+        while { [ ! -c $LOOP ] || [ ! -c $LOOP_1080P ]; } && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+        if [ -c $LOOP ] && [ -c $LOOP_1080P ]; then
+                result loopback-module PASS "v4l2loopback loaded: $LOOP $LOOP_1080P"
+        else
+                result loopback-module FAIL "v4l2loopback loaded but $LOOP or $LOOP_1080P missing after 10 s: $(echo /dev/video*)"
+        fi
+        feed "" $LOOP 1280x720
+        feed -1080p $LOOP_1080P 1920x1080
 else
         result loopback-module FAIL "insmod v4l2loopback.ko: $(cat /tmp/insmod.err)"
 fi
@@ -224,23 +230,28 @@ if check session-uyvy vivid-client session "$CAM" UYVY 640x480 6 /tmp/rec-uyvy.a
         save recording-uyvy /tmp/rec-uyvy.avi 192
 fi
 
-# 4b. The MJPEG camera on v4l2loopback: listed with the fed size, previewed (decoded) and
-# recorded; the host compares the recording's frames with the fed JPEGs byte for byte.
-LCAM=$(timeout 60 vivid-client find-camera v4l2:platform:v4l2loopback-000 | tail -n 1)
-case "$LCAM" in
-/org/camerad/Camera1/camera/*)
-        result loopback-listed PASS "$LCAM $(busctl get-property org.camerad.Camera1 "$LCAM" \
-                org.camerad.Camera1.Camera Name 2>&1)"
-        check loopback-formats vivid-client check-formats $LOOP "$LCAM" MJPG
-        if check session-mjpeg vivid-client session "$LCAM" MJPG 1280x720 8 /tmp/rec-mjpeg.avi; then
-                save recording-mjpeg /tmp/rec-mjpeg.avi 256
-        fi
-        rm -f /tmp/rec-mjpeg.avi
-        ;;
-*)
-        result loopback-listed FAIL "$LCAM"
-        ;;
-esac
+# 4b. The MJPEG cameras on v4l2loopback: listed with the fed size, previewed (decoded) and
+# recorded; the host compares the recordings' frames with the fed JPEGs byte for byte.
+# loopback_camera SUFFIX ID NODE WxH SECONDS DISK-OFFSET-MIB
+loopback_camera() {
+        lcam=$(timeout 60 vivid-client find-camera "$2" | tail -n 1)
+        case "$lcam" in
+        /org/camerad/Camera1/camera/*)
+                result "loopback-listed$1" PASS "$lcam $(busctl get-property org.camerad.Camera1 "$lcam" \
+                        org.camerad.Camera1.Camera Name 2>&1)"
+                check "loopback-formats$1" vivid-client check-formats "$3" "$lcam" MJPG
+                if check "session-mjpeg$1" vivid-client session "$lcam" MJPG "$4" "$5" /tmp/rec-mjpeg.avi; then
+                        save "recording-mjpeg$1" /tmp/rec-mjpeg.avi "$6"
+                fi
+                rm -f /tmp/rec-mjpeg.avi
+                ;;
+        *)
+                result "loopback-listed$1" FAIL "$lcam"
+                ;;
+        esac
+}
+loopback_camera "" v4l2:platform:v4l2loopback-000 $LOOP 1280x720 8 256
+loopback_camera -1080p v4l2:platform:v4l2loopback-001 $LOOP_1080P 1920x1080 6 320
 
 # 4c. vivid's controls set through camerad, read back with the kernel's own view, and seen
 # in the preview frames.
