@@ -82,12 +82,18 @@ def build_image(args, work):
     vmlinuz, modules = vmimage.prepare_kernel(cache, WANTED_MODULES)
     log(f"kernel {vmlinuz}")
     log("modules: " + " ".join(n for n, _ in modules))
-    loopback = vmimage.build_loopback(cache)
-    missing = set(vmimage.module_depends(loopback)) - {n for n, _ in modules}
-    if missing:
-        raise vmimage.VmError(f"v4l2loopback needs {', '.join(sorted(missing))}, not loaded for vivid")
-    log(f"v4l2loopback {loopback}")
-    files = {"lib/modules/v4l2loopback.ko": loopback}
+    files = {}
+    # Without v4l2loopback the VM still runs the vivid checks; the loopback ones fail.
+    try:
+        loopback = vmimage.build_loopback(cache)
+        missing = set(vmimage.module_depends(loopback)) - {n for n, _ in modules}
+        if missing:
+            raise vmimage.VmError(f"v4l2loopback needs {', '.join(sorted(missing))}, not loaded for vivid")
+        log(f"v4l2loopback {loopback}")
+        files["lib/modules/v4l2loopback.ko"] = loopback
+    except vmimage.VmError as e:
+        args.loopback_error = str(e)
+        log(f"v4l2loopback not built: {e}")
     for size, paths in make_fed_frames(work).items():
         files.update({f"fed/{size}/{os.path.basename(p)}": p for p in paths})
     binaries = {
@@ -204,8 +210,12 @@ def check_passthrough(path, fed, work):
     p = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-f", "null", "-"],
                        capture_output=True, text=True)
     decode_errors = p.stderr.strip() if p.returncode == 0 else f"exit {p.returncode}: {p.stderr.strip()}"
+    # Not a pass condition (the loopback node keeps two buffers, so a late reader loses
+    # frames in the kernel too), but said: how many fed frames went missing between two
+    # recorded ones.
+    skipped = sum((b - a - 1) % len(fed) for a, b in zip(seen, seen[1:]))
     detail = (f"{len(got)} frames copied out, {len(seen)} equal to a fed JPEG "
-              f"({len(set(seen))} distinct of {len(fed)} fed)")
+              f"({len(set(seen))} distinct of {len(fed)} fed; {skipped} fed frames skipped between them)")
     problems = []
     if not got:
         problems.append("no frames")
@@ -260,6 +270,7 @@ def main():
     ap.add_argument("--smp", type=int, default=2)
     args = ap.parse_args()
 
+    args.loopback_error = ""
     args.qemu = shutil.which("qemu-system-x86_64")
     if not args.qemu:
         print("qemu-system-x86_64 is not installed: skipping the vivid test")
@@ -285,6 +296,8 @@ def main():
         m = RESULT_RE.search(line)
         if m and m.group(1) not in results:
             results[m.group(1)] = (m.group(2), m.group(3))
+    if args.loopback_error:
+        results["loopback-module"] = ("FAIL", f"v4l2loopback not built: {args.loopback_error}")
     check_recordings(lines, results, disk, work, make_fed_frames(work))
 
     print("\n==== vivid test summary ====")
