@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* camerad: the camera service. Parses flags, prepares the state directory and the
  * configuration, connects to the bus and runs the sd-event loop until SIGTERM/SIGINT or
- * --idle-exit. See API.md "Running the daemon" and man/camerad.8. */
+ * --idle-exit. See the README, "Running the daemon by hand", and camerad(8). */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -20,6 +20,7 @@
 #include "process/process-config.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "shared/private-dir.h"
 
 enum bus_kind { BUS_SYSTEM, BUS_SESSION, BUS_ADDRESS };
 
@@ -146,24 +147,6 @@ static int parse_argv(int argc, char *argv[], struct options *o) {
                 fprintf(stderr, "camerad: unexpected argument '%s'\n", argv[optind]);
                 return -1;
         }
-        return 0;
-}
-
-/* mkdir -p with mode for the last component. */
-static int mkdir_parents(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                                return -errno;
-                        *s = '/';
-                }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
         return 0;
 }
 

@@ -8,11 +8,11 @@
 
 #include "bus/camerad-error.h"
 
-#define CAMERAD_ERROR_PREFIX "org.camerad.Camera1.Error."
+#include "shared/camerad-bus-names.h"
 
 /* The D-Bus error name, e.g. "org.camerad.Camera1.Error.Conflict". */
 const char *camerad_error_name(enum camerad_error err);
-/* The OpenHarmony code, 0 when API.md has none. */
+/* The OpenHarmony code, 0 when the contract has none (README, "Errors"). */
 uint32_t camerad_error_code(enum camerad_error err);
 /* The errno the error maps to (also registered with sd_bus_error_add_map):
  * InvalidArgument EINVAL, OperationNotAllowed EPERM, SessionNotConfig ENOTCONN,

@@ -154,7 +154,7 @@ static void update_needs_pixels(struct camera *c) {
 
         for (struct session *s = c->attached; s && !needs; s = s->attached_next)
                 for (struct output *o = s->outputs; o; o = o->next)
-                        needs = needs || (o->added && o->kind != OUTPUT_KIND_VIDEO);
+                        needs = needs || (o->added && o->ops->needs_pixels);
         camera_device_set_needs_pixels(c->device, needs);
 }
 

@@ -11,7 +11,7 @@
 #include "shared/log.h"
 #include "shared/macro.h"
 
-#define CAMERA_INTERFACE CAMERAD_INTERFACE_PREFIX "Camera"
+#define CAMERA_INTERFACE CAMERAD_IFACE_CAMERA
 
 static int property_get_info_string(sd_bus *bus, const char *path, const char *interface,
                                     const char *property, sd_bus_message *reply, void *userdata,
@@ -116,7 +116,7 @@ int camera_add(struct manager *m, struct camera_device *device, struct camera **
         c->index = m->next_camera_index++;
         c->connected = camera_device_is_connected(device);
         camera_controls_init(c);
-        if (asprintf(&c->path, CAMERAD_ROOT_PATH "/camera/%u", c->index) < 0) {
+        if (asprintf(&c->path, CAMERAD_CAMERA_PATH_PREFIX "%u", c->index) < 0) {
                 c->path = NULL;
                 camera_free(c);
                 return -ENOMEM;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The error names of API.md, without sd-bus so that pure code (session-state.c) can name
- * them too. Messages start with the OpenHarmony code where API.md has one
+/* The error names of the contract (README, "Errors"), without sd-bus so that pure code (session-state.c) can name
+ * them too. Messages start with the OpenHarmony code where the contract has one
  * ("7400102: CommitConfig needs state 'configuring'; the session is 'committed'"). */
 enum camerad_error {
         CAMERAD_ERROR_INVALID_ARGUMENT,      /* 7400101 */

@@ -61,7 +61,7 @@ static int emit_properties(struct user_context *u, const char *first, ...) {
                 names[n++] = (char *) s;
         va_end(ap);
         return sd_bus_emit_properties_changed_strv(u->manager->bus, u->image_path,
-                                                   IMAGE_PROCESS_INTERFACE, names);
+                                                   CAMERAD_IFACE_IMAGES, names);
 }
 
 /* What each object last announced of ExecutionMode and Status. A method and the
@@ -114,7 +114,9 @@ static int method_get_concurrency(sd_bus_message *m, void *userdata, sd_bus_erro
         enum exec_mode mode = EXEC_MODE_BALANCED;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = read_mode(m, &mode, error);
         if (r < 0)
                 return r;
@@ -126,7 +128,9 @@ static int method_get_pending_images(sd_bus_message *m, void *userdata, sd_bus_e
         _cleanup_(process_strv_freep) char **ids = NULL;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = image_processor_list_pending(u->images, &ids);
         if (r < 0)
                 return image_error(error, r, "GetPendingImages", NULL);
@@ -138,7 +142,9 @@ static int method_set_execution_mode(sd_bus_message *m, void *userdata, sd_bus_e
         enum exec_mode mode = EXEC_MODE_BALANCED;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = read_mode(m, &mode, error);
         if (r < 0)
                 return r;
@@ -157,7 +163,9 @@ static int method_image_op(sd_bus_message *m, struct user_context *u, sd_bus_err
         const char *id;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = process_read_id(PROCESS_IMAGE, m, &id, error);
         if (r < 0)
                 return r;
@@ -181,7 +189,9 @@ static int method_interrupt(sd_bus_message *m, void *userdata, sd_bus_error *err
         struct user_context *u = userdata;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = image_processor_interrupt(u->images);
         if (r < 0)
                 return image_error(error, r, "Interrupt", NULL);
@@ -193,7 +203,9 @@ static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         struct user_context *u = userdata;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = image_processor_reset(u->images);
         if (r < 0)
                 return image_error(error, r, "Reset", NULL);
@@ -209,7 +221,9 @@ static int method_open_image(sd_bus_message *m, void *userdata, sd_bus_error *er
         bool final;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = process_read_id(PROCESS_IMAGE, m, &id, error);
         if (r < 0)
                 return r;
@@ -226,7 +240,9 @@ static int method_get_image_info(sd_bus_message *m, void *userdata, sd_bus_error
         const char *id, *err;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = process_read_id(PROCESS_IMAGE, m, &id, error);
         if (r < 0)
                 return r;

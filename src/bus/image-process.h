@@ -7,9 +7,7 @@
 
 struct user_context;
 
-#define IMAGE_PROCESS_INTERFACE "org.camerad.Camera1.ImageProcessSession"
-
-/* The ImageProcessSession object of one uid (API.md), at u->image_path, over u->images.
+/* The ImageProcessSession object of one uid (dbus/org.camerad.Camera1.ImageProcessSession.xml), at u->image_path, over u->images.
  * Its signals come from the processor's callbacks below (run on the loop thread by the
  * mailbox), whose userdata is the user_context. */
 extern const struct image_processor_callbacks image_process_callbacks;

@@ -14,6 +14,7 @@
 #include "bus/session.h"
 #include "capture/camera-device.h"
 #include "capture/video-monitor.h"
+#include "process/photo-intake.h"
 #include "process/process-config.h"
 #include "shared/log.h"
 #include "shared/mailbox.h"
@@ -22,7 +23,7 @@
 #include "bus/user-context.h"
 #include "bus/video-process.h"
 
-#define MANAGER_INTERFACE CAMERAD_INTERFACE_PREFIX "Manager"
+#define MANAGER_INTERFACE CAMERAD_IFACE_MANAGER
 #define MAX_SESSIONS_PER_CLIENT 8
 
 int manager_new(struct manager **ret) {
@@ -37,6 +38,8 @@ int manager_new(struct manager **ret) {
         r = sd_event_default(&m->event);
         if (r >= 0)
                 r = mailbox_new(&m->mailbox);
+        if (r >= 0)
+                r = photo_intake_new(m->mailbox, NULL, &m->photos);
         if (r < 0) {
                 manager_free(m);
                 return r;
@@ -68,6 +71,7 @@ struct manager *manager_free(struct manager *m) {
         /* Letters posted by threads that are now joined; their callbacks free them. */
         if (m->mailbox)
                 mailbox_dispatch(m->mailbox);
+        m->photos = photo_intake_free(m->photos);
         while (m->cameras)
                 camera_free(m->cameras);
 

@@ -7,22 +7,17 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "shared/camerad-bus-names.h"
+
 /* The daemon context: one per process, lives on the event loop thread. Every bus object
  * keeps a pointer to it. Only the loop thread touches it; threads reach it through
  * `mailbox` (mailbox_post() from any thread, dispatched on the loop). */
-
-#define CAMERAD_BUS_NAME "org.camerad.Camera1"
-#define CAMERAD_ROOT_PATH "/org/camerad/Camera1"
-#define CAMERAD_INTERFACE_PREFIX "org.camerad.Camera1."
-
-/* Polkit actions (polkit/org.camerad.Camera1.policy). */
-#define CAMERAD_ACTION_USE_CAMERA "org.camerad.Camera1.use-camera"
-#define CAMERAD_ACTION_MANAGE "org.camerad.Camera1.manage"
 
 struct camera;                 /* bus/camera.h */
 struct session;                /* bus/session.h */
 struct polkit_registry;        /* bus/polkit.h */
 struct mailbox;                /* shared/mailbox.h */
+struct photo_intake;           /* process/photo-intake.h */
 struct process_config;         /* process/process-config.h */
 struct video_monitor;          /* capture/video-monitor.h */
 struct user_contexts;          /* bus/user-context.c (helper busproc) defines it */
@@ -32,6 +27,7 @@ struct manager {
         sd_event *event;
         struct mailbox *mailbox;  /* registered with sd_event_add_io on the loop */
         sd_event_source *mailbox_source;
+        struct photo_intake *photos; /* stores every photo output's Capture bursts */
 
         char *state_dir;          /* absolute, exists, 0700 */
         struct process_config *config; /* never NULL once running (defaults if no file) */

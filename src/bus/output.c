@@ -6,17 +6,24 @@
 #include "bus/bus-errors.h"
 #include "bus/manager.h"
 #include "bus/output.h"
-#include "bus/output-engines.h"
 #include "bus/session.h"
 #include "shared/log.h"
+#include "shared/macro.h"
 
 #define OUTPUT_INTERFACE CAMERAD_INTERFACE_PREFIX "Output"
+
+/* A new kind is a file defining its ops and a line here. */
+static const struct output_kind_ops *const output_kinds[_OUTPUT_KIND_MAX] = {
+        [OUTPUT_KIND_PREVIEW] = &preview_output_ops,
+        [OUTPUT_KIND_PHOTO] = &photo_output_ops,
+        [OUTPUT_KIND_VIDEO] = &video_output_ops,
+};
 
 static int property_get_kind(sd_bus *bus, const char *path, const char *interface,
                              const char *property, sd_bus_message *reply, void *userdata,
                              sd_bus_error *error) {
         struct output *o = userdata;
-        return sd_bus_message_append(reply, "s", output_kind_to_string(o->kind));
+        return sd_bus_message_append(reply, "s", o->ops->name);
 }
 
 static int property_get_profile(sd_bus *bus, const char *path, const char *interface,
@@ -44,11 +51,13 @@ int output_new(struct session *s, enum output_kind kind, const struct output_pro
         struct output *o;
         int r;
 
+        assert(kind >= 0 && kind < _OUTPUT_KIND_MAX && output_kinds[kind]->kind == kind);
+        assert(streq(output_kinds[kind]->name, output_kind_to_string(kind)));
         o = calloc(1, sizeof *o);
         if (!o)
                 return -ENOMEM;
         o->session = s;
-        o->kind = kind;
+        o->ops = output_kinds[kind];
         o->profile = *p;
         o->index = s->next_output_index++;
         if (asprintf(&o->path, "%s/output/%u", s->path, o->index) < 0) {
@@ -56,12 +65,19 @@ int output_new(struct session *s, enum output_kind kind, const struct output_pro
                 return -ENOMEM;
         }
 
+        r = o->ops->new(o);
+        if (r < 0) {
+                free(o->path);
+                free(o);
+                return r;
+        }
         r = sd_bus_add_object_vtable(s->manager->bus, &o->slot, o->path, OUTPUT_INTERFACE,
                                      output_vtable, o);
         if (r >= 0)
                 r = sd_bus_add_object_vtable(s->manager->bus, &o->kind_slot, o->path,
-                                             output_kind_interface(kind), output_kind_vtable(kind), o);
+                                             o->ops->interface, o->ops->vtable, o);
         if (r < 0) {
+                o->ops->free(o);
                 sd_bus_slot_unref(o->kind_slot);
                 sd_bus_slot_unref(o->slot);
                 free(o->path);
@@ -85,7 +101,7 @@ int output_new(struct session *s, enum output_kind kind, const struct output_pro
 struct output *output_free(struct output *o) {
         if (!o)
                 return NULL;
-        output_engines_free(o);
+        o->ops->free(o);
         (void) sd_bus_emit_object_removed(o->session->manager->bus, o->path);
         sd_bus_slot_unref(o->kind_slot);
         sd_bus_slot_unref(o->slot);

@@ -5,15 +5,36 @@
 #include <systemd/sd-bus.h>
 
 #include "bus/session-state.h"
-#include "shared/id.h"
 
 struct session;
 struct frame;
-struct preview_sink;
-struct frame_ring;
-struct recorder;
-struct photo_wait;
-struct photo_job;
+struct output;
+
+/* What makes an output a preview, a photo or a video output: its D-Bus interface and its
+ * engine. One file per kind (preview-output.c, photo-output.c, video-output.c) defines one
+ * of these; output.c lists them by kind. The engine's state is the kind's own, behind
+ * o->kind_data. */
+struct output_kind_ops {
+        enum output_kind kind;
+        const char *name;             /* Output.Kind: "preview", "photo", "video" */
+        const char *interface;        /* the kind's own interface at the output's path */
+        const sd_bus_vtable *vtable;  /* its userdata is the struct output */
+        bool needs_pixels;            /* takes decoded pixels (not a camera's compressed frames) */
+
+        /* Loop thread. new() sets o->kind_data (profile and session are set); free() stops
+         * the engine (a recording, preview streams, photos being stored) and frees it. */
+        int (*new)(struct output *o);
+        void (*free)(struct output *o);
+        /* Loop thread, fanout_lock NOT held: the session starts or stops streaming. */
+        int (*starting)(struct output *o);
+        void (*stopped)(struct output *o);
+        /* Capture thread, fanout_lock held: one frame for this (added) output. Never blocks. */
+        void (*push)(struct output *o, struct frame *f);
+};
+
+extern const struct output_kind_ops preview_output_ops;
+extern const struct output_kind_ops photo_output_ops;
+extern const struct output_kind_ops video_output_ops;
 
 /* An output at <session>/output/<k>: org.camerad.Camera1.Output plus the kind's own
  * interface. Created by Session.CreateOutput, freed with its session. */
@@ -22,19 +43,14 @@ struct output {
         struct session *session;
         unsigned index;
         char *path;
-        enum output_kind kind;
+        const struct output_kind_ops *ops;
         struct output_profile profile;
         bool added;
         sd_bus_slot *slot, *kind_slot;
 
-        /* Engines (capture/); set and cleared under the session's fanout_lock. */
-        struct preview_sink *preview;   /* preview: from the first OpenStream on */
-        struct frame_ring *ring;        /* photo: while running */
-        struct recorder *recorder;      /* video: between StartRecording and StopRecording */
-        struct photo_wait *photo_waits; /* photo: Capture calls waiting for a first frame */
-        struct photo_job *photo_jobs;   /* photo: bursts being stored by their threads */
-        char video_id[IMAGE_ID_LEN + 1];
-        bool video_deferred;
+        /* The kind's engine (ops->new); what it shares with the capture thread it sets and
+         * clears under the session's fanout_lock. */
+        void *kind_data;
 };
 
 int output_new(struct session *s, enum output_kind kind, const struct output_profile *p,
@@ -43,8 +59,14 @@ int output_new(struct session *s, enum output_kind kind, const struct output_pro
 struct output *output_free(struct output *o);
 
 /* Loop thread, fanout_lock NOT held: the session starts or stops streaming. */
-int output_session_starting(struct output *o);
-void output_session_stopped(struct output *o);
+static inline int output_session_starting(struct output *o) {
+        return o->ops->starting(o);
+}
+static inline void output_session_stopped(struct output *o) {
+        o->ops->stopped(o);
+}
 
 /* Capture thread, fanout_lock held: one frame for this (added) output. Never blocks. */
-void output_push_frame(struct output *o, struct frame *f);
+static inline void output_push_frame(struct output *o, struct frame *f) {
+        o->ops->push(o, f);
+}

@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 #include <assert.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bus/bus-errors.h"
 #include "bus/bus-util.h"
 #include "bus/camera.h"
 #include "bus/manager.h"
-#include "bus/output-engines.h"
-#include "bus/photo-store.h"
+#include "bus/output.h"
 #include "bus/session.h"
 #include "bus/user-context.h"
 #include "capture/frame-ring.h"
 #include "process/image-processor.h"
+#include "process/photo-intake.h"
 #include "shared/log.h"
 
 #define PHOTO_DEFAULT_QUALITY 95u
@@ -24,6 +26,22 @@
 #define PHOTO_STR(x) #x
 #define PHOTO_XSTR(x) PHOTO_STR(x)
 #define PHOTO_POLL_USEC (10 * 1000ULL)
+#define PHOTO_INTERFACE CAMERAD_INTERFACE_PREFIX "PhotoOutput"
+
+struct photo_wait;
+
+/* The photo engine: the newest frames while running, Capture calls waiting for their burst
+ * to be in the ring (newest first), and the output's place in the manager's photo intake,
+ * which stores the bursts off the loop thread. */
+struct photo_output {
+        struct frame_ring *ring;        /* pushed to under fanout_lock */
+        struct photo_wait *waits;
+        struct photo_intake_source *intake;
+};
+
+static struct photo_output *photo_of(struct output *o) {
+        return o->kind_data;
+}
 
 /* A Capture call waiting for its burst (or a first frame) to be in the ring; its timer
  * polls the ring. Settings were validated when the call came. */
@@ -39,7 +57,7 @@ struct photo_wait {
 };
 
 static void photo_wait_free(struct photo_wait *w) {
-        for (struct photo_wait **p = &w->output->photo_waits; *p; p = &(*p)->next)
+        for (struct photo_wait **p = &photo_of(w->output)->waits; *p; p = &(*p)->next)
                 if (*p == w) {
                         *p = w->next;
                         break;
@@ -49,24 +67,106 @@ static void photo_wait_free(struct photo_wait *w) {
         free(w);
 }
 
-/* Hands the call to the store with the newest `burst` frames of the ring (fewer when the
- * ring holds fewer); the store replies. Fails when the ring holds no frame at all. */
+/* A Capture call handed to the intake: what its reply and signal need. */
+struct photo_call {
+        struct manager *manager;
+        sd_bus_message *message;
+        char *path; /* the output's, for the signal */
+        uint32_t quality;
+        bool deferred;
+};
+
+static void photo_call_free(struct photo_call *c) {
+        sd_bus_message_unref(c->message);
+        free(c->path);
+        free(c);
+}
+
+/* Loop thread: the intake is done with the call's burst; reply, and tell the output's
+ * clients unless the output went meanwhile. */
+static void photo_call_done(const struct photo_intake_result *r, void *userdata) {
+        struct photo_call *c = userdata;
+
+        if (r->error < 0) {
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                log_error_errno(r->error, "%s: %s: %m", c->path, r->what);
+                bus_error_set_fatal(&e, r->error, r->what);
+                (void) sd_bus_reply_method_error(c->message, &e);
+                sd_bus_error_free(&e);
+        } else {
+                log_info("%s: photo %s (%zu frames, quality %u, %s): planes %.1f ms, stored %.1f ms",
+                         c->path, r->id, r->n_frames, c->quality, c->deferred ? "deferred" : "at once",
+                         r->split_ms, r->store_ms);
+                (void) sd_bus_reply_method_return(c->message, "s", r->id);
+                if (!r->detached)
+                        (void) sd_bus_emit_signal(c->manager->bus, c->path, PHOTO_INTERFACE,
+                                                  "PhotoAvailable", "sb", r->id, c->deferred);
+        }
+        manager_note_activity(c->manager);
+        photo_call_free(c);
+}
+
+static int photo_call_submit(struct output *o, sd_bus_message *m, struct image_processor *images,
+                             size_t burst, uint32_t quality, bool deferred) {
+        const struct camera_device_info *info = camera_device_get_info(o->session->input->device);
+        struct photo_call *c;
+        int r;
+
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        *c = (struct photo_call) {
+                .manager = o->session->manager,
+                .message = sd_bus_message_ref(m),
+                .path = strdup(o->path),
+                .quality = quality,
+                .deferred = deferred,
+        };
+        if (!c->path) {
+                photo_call_free(c);
+                return -ENOMEM;
+        }
+        struct photo_intake_request req = {
+                .images = images,
+                .burst = burst,
+                .quality = quality,
+                .deferred = deferred,
+                .camera_make = info->driver,
+                .camera_model = info->name,
+                .done = photo_call_done,
+                .userdata = c,
+        };
+        r = photo_intake_submit(photo_of(o)->intake, &req);
+        if (r < 0) {
+                photo_call_free(c);
+                return r;
+        }
+        if (r > 0) /* tests look for this line */
+                log_debug("%s: Capture waits for the store (%u frames held by waiting calls)",
+                          o->path, photo_intake_pinned(o->session->manager->photos));
+        return 0;
+}
+
+/* Hands the call to the intake with the newest `burst` frames of the ring (fewer when the
+ * ring holds fewer); the intake's done callback replies. Fails when the ring holds no frame
+ * at all. */
 static int photo_capture_now(struct output *o, sd_bus_message *m, size_t burst, uint32_t quality,
                              bool deferred, const char *no_frame_why, sd_bus_error *error) {
         struct session *s = o->session;
         struct user_context *u;
         int r;
 
-        if (!o->ring || frame_ring_count(o->ring) == 0)
+        if (frame_ring_count(photo_of(o)->ring) == 0)
                 return bus_error_setf(error, CAMERAD_ERROR_SERVICE_FATAL,
                                       "no frame arrived from camera %s %s", s->input->path,
                                       no_frame_why);
         r = user_context_get(s->manager, s->owner_uid, &u);
         if (r < 0)
                 return bus_error_set_fatal(error, r, "cannot open the caller's image store");
-        /* Writing a burst takes a while (fsync): the store thread does it and the reply
+        /* Writing a burst takes a while (fsync): the intake's thread does it and the reply
          * comes later. */
-        r = photo_job_start(o, m, user_context_images(u), burst, quality, deferred);
+        r = photo_call_submit(o, m, user_context_images(u), burst, quality, deferred);
         if (r < 0)
                 return bus_error_set_fatal(error, r, "cannot start storing the photo");
         return 1;
@@ -84,7 +184,7 @@ static void photo_wait_finish(struct photo_wait *w, const char *no_frame_why) {
 }
 
 static struct photo_wait *photo_wait_oldest(struct output *o) {
-        struct photo_wait *w = o->photo_waits;
+        struct photo_wait *w = photo_of(o)->waits;
 
         while (w && w->next) /* the list is newest first */
                 w = w->next;
@@ -94,12 +194,12 @@ static struct photo_wait *photo_wait_oldest(struct output *o) {
 /* Before the ring is cleared (stop) or goes (release): waiting calls, oldest first, take
  * the frames there are rather than being refused. */
 static void photo_waits_finish(struct output *o, const char *no_frame_why) {
-        while (o->photo_waits)
+        while (photo_of(o)->waits)
                 photo_wait_finish(photo_wait_oldest(o), no_frame_why);
 }
 
 static bool photo_wait_contains(struct output *o, struct photo_wait *w) {
-        for (struct photo_wait *p = o->photo_waits; p; p = p->next)
+        for (struct photo_wait *p = photo_of(o)->waits; p; p = p->next)
                 if (p == w)
                         return true;
         return false;
@@ -110,7 +210,7 @@ static bool photo_wait_contains(struct output *o, struct photo_wait *w) {
 static int photo_wait_tick(sd_event_source *es, uint64_t usec, void *userdata) {
         struct photo_wait *w = userdata;
         struct output *o = w->output;
-        size_t n = o->ring ? frame_ring_count(o->ring) : 0;
+        size_t n = frame_ring_count(photo_of(o)->ring);
 
         for (struct photo_wait *oldest; (oldest = photo_wait_oldest(o)); ) {
                 bool ready = n >= oldest->burst || (n > 0 && usec >= oldest->burst_deadline);
@@ -153,8 +253,8 @@ static int photo_wait_new(struct output *o, sd_bus_message *m, size_t burst, uin
                 r = sd_event_add_time(mgr->event, &w->timer, CLOCK_MONOTONIC, now + PHOTO_POLL_USEC,
                                       0, photo_wait_tick, w);
         }
-        w->next = o->photo_waits;
-        o->photo_waits = w;
+        w->next = photo_of(o)->waits;
+        photo_of(o)->waits = w;
         if (r < 0) {
                 photo_wait_free(w);
                 return r;
@@ -195,7 +295,7 @@ static int method_capture(sd_bus_message *m, void *userdata, sd_bus_error *error
                                       "settings key 'burst' must be 1..%u; got %u", FRAME_RING_MAX, burst);
 
         /* Calls waiting already go first, so that replies keep call order. */
-        if (o->photo_waits || !o->ring || frame_ring_count(o->ring) < burst) {
+        if (photo_of(o)->waits || frame_ring_count(photo_of(o)->ring) < burst) {
                 r = photo_wait_new(o, m, burst, quality, deferred);
                 if (r < 0)
                         return bus_error_set_fatal(error, r, "cannot wait for frames");
@@ -204,7 +304,7 @@ static int method_capture(sd_bus_message *m, void *userdata, sd_bus_error *error
         return photo_capture_now(o, m, burst, quality, deferred, "(none in the ring)", error);
 }
 
-const sd_bus_vtable photo_output_vtable[] = {
+static const sd_bus_vtable photo_output_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("Capture", SD_BUS_ARGS("a{sv}", settings), SD_BUS_RESULT("s", imageId),
                                 method_capture, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -212,47 +312,72 @@ const sd_bus_vtable photo_output_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-int photo_output_starting(struct output *o) {
-        struct frame_ring *ring;
+/* The ring is there from the start: Capture and the intake take frames from it whenever they
+ * are called; it holds frames only while the session runs. */
+static int photo_output_new(struct output *o) {
+        struct photo_output *p;
         int r;
 
-        if (o->ring) {
-                photo_jobs_take_frames(o);
-                frame_ring_clear(o->ring);
-                return 0;
-        }
-        r = frame_ring_new(FRAME_RING_MAX, &ring);
-        if (r < 0)
+        p = calloc(1, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+        r = frame_ring_new(FRAME_RING_MAX, &p->ring);
+        if (r >= 0)
+                r = photo_intake_source_new(o->session->manager->photos, p->ring, &p->intake);
+        if (r < 0) {
+                frame_ring_free(p->ring);
+                free(p);
                 return r;
-        pthread_mutex_lock(&o->session->fanout_lock);
-        o->ring = ring;
-        pthread_mutex_unlock(&o->session->fanout_lock);
+        }
+        o->kind_data = p;
         return 0;
 }
 
-void photo_output_stopped(struct output *o) {
-        /* Calls waiting for a burst or for the store keep the frames of before the stop;
+static int photo_output_starting(struct output *o) {
+        struct photo_output *p = photo_of(o);
+
+        /* A restart: bursts waiting for the intake keep the frames of before. */
+        photo_intake_take_frames(p->intake);
+        frame_ring_clear(p->ring);
+        return 0;
+}
+
+static void photo_output_stopped(struct output *o) {
+        struct photo_output *p = photo_of(o);
+
+        /* Calls waiting for a burst or for the intake keep the frames of before the stop;
          * old frames must never be taken after a restart. */
         photo_waits_finish(o, "before the session stopped");
-        photo_jobs_take_frames(o);
-        if (o->ring)
-                frame_ring_clear(o->ring);
+        photo_intake_take_frames(p->intake);
+        frame_ring_clear(p->ring);
 }
 
-void photo_output_push(struct output *o, struct frame *f) {
-        if (o->ring)
-                frame_ring_push(o->ring, f);
+static void photo_output_push(struct output *o, struct frame *f) {
+        frame_ring_push(photo_of(o)->ring, f);
 }
 
-void photo_output_free(struct output *o) {
-        struct frame_ring *ring;
+static void photo_output_free(struct output *o) {
+        struct photo_output *p = photo_of(o);
 
         /* A release stops the session first, so normally nothing waits here any more. */
         photo_waits_finish(o, "before the output was released");
-        photo_jobs_detach(o);
-        pthread_mutex_lock(&o->session->fanout_lock);
-        ring = o->ring;
-        o->ring = NULL;
-        pthread_mutex_unlock(&o->session->fanout_lock);
-        frame_ring_free(ring);
+        /* Waits until the output's bursts are stored (their replies come by the mailbox). */
+        photo_intake_source_free(p->intake);
+        /* The session unlinked o under fanout_lock: the capture thread pushes here no more. */
+        frame_ring_free(p->ring);
+        free(p);
+        o->kind_data = NULL;
 }
+
+const struct output_kind_ops photo_output_ops = {
+        .kind = OUTPUT_KIND_PHOTO,
+        .name = "photo",
+        .interface = PHOTO_INTERFACE,
+        .vtable = photo_output_vtable,
+        .needs_pixels = true,
+        .new = photo_output_new,
+        .free = photo_output_free,
+        .starting = photo_output_starting,
+        .stopped = photo_output_stopped,
+        .push = photo_output_push,
+};

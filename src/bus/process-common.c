@@ -24,7 +24,7 @@ static sd_bus_slot **object_slot(struct user_context *u, enum process_kind kind)
 }
 
 static const char *object_interface(enum process_kind kind) {
-        return kind == PROCESS_IMAGE ? IMAGE_PROCESS_INTERFACE : VIDEO_PROCESS_INTERFACE;
+        return kind == PROCESS_IMAGE ? CAMERAD_IFACE_IMAGES : CAMERAD_IFACE_VIDEOS;
 }
 
 int process_check_id(enum process_kind kind, const char *id, sd_bus_error *error) {

@@ -15,16 +15,6 @@ enum process_kind {
         PROCESS_VIDEO,   /* u->video_path, u->video_slot, VIDEO_PROCESS_INTERFACE */
 };
 
-/* Every method starts here, before reading any argument: the caller must be the owner
- * (or allowed to manage). A call parked for polkit returns 1: sd-bus sends no reply now,
- * the call comes back when polkit answers. */
-#define PROCESS_CHECK_ACCESS(u, m, error)                               \
-        do {                                                            \
-                int _r = user_context_check_access((u), (m), (error));  \
-                if (_r <= 0)                                            \
-                        return _r < 0 ? _r : 1;                         \
-        } while (0)
-
 /* InvalidId unless id is a valid image or video id (the message says what one looks like). */
 int process_check_id(enum process_kind kind, const char *id, sd_bus_error *error);
 /* Reads the "s" id argument of m and checks it as process_check_id() does. */

@@ -11,7 +11,7 @@
 #include "bus/session.h"
 #include "shared/log.h"
 
-#define SESSION_INTERFACE CAMERAD_INTERFACE_PREFIX "Session"
+#define SESSION_INTERFACE CAMERAD_IFACE_SESSION
 
 void session_camera_lost(struct session *s, const char *reason) {
         char text[512];

@@ -5,9 +5,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <linux/videodev2.h>
 
 #include "bus/session-state.h"
+#include "capture/frame.h"
 #include "shared/macro.h"
 
 static const char *const state_names[_SESSION_STATE_MAX] = {
@@ -78,40 +78,12 @@ int output_kind_from_string(const char *s) {
         return -EINVAL;
 }
 
-/* Every fourcc a camera may list in Camera.Formats (dbus/org.camerad.Camera1.Camera.xml). */
-static const struct {
-        const char *name;
-        uint32_t fourcc;
-} profile_formats[] = {
-        { "YUYV", V4L2_PIX_FMT_YUYV },   { "NV12", V4L2_PIX_FMT_NV12 },  { "YU12", V4L2_PIX_FMT_YUV420 },
-        { "UYVY", V4L2_PIX_FMT_UYVY },   { "MJPG", V4L2_PIX_FMT_MJPEG },
-};
-
 int fourcc_from_string(const char *s, uint32_t *ret) {
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < ELEMENTSOF(profile_formats); i++)
-                if (streq(s, profile_formats[i].name)) {
-                        *ret = profile_formats[i].fourcc;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
-static bool profile_fourcc_known(uint32_t fourcc) {
-        for (size_t i = 0; i < ELEMENTSOF(profile_formats); i++)
-                if (profile_formats[i].fourcc == fourcc)
-                        return true;
-        return false;
+        return frame_fourcc_from_name(s, ret);
 }
 
 const char *fourcc_to_string(uint32_t fourcc, char buf[static 5]) {
-        for (int i = 0; i < 4; i++) {
-                char c = (char) ((fourcc >> (8 * i)) & 0xff);
-                buf[i] = (c >= 0x20 && c < 0x7f) ? c : '?';
-        }
-        buf[4] = 0;
-        return buf;
+        return frame_fourcc_name(fourcc, buf);
 }
 
 _printf_(3, 4)
@@ -198,7 +170,7 @@ char output_profile_key_type(const char *key) {
 
 void output_profile_init_default(struct output_profile *p) {
         *p = (struct output_profile) {
-                .fourcc = V4L2_PIX_FMT_YUYV,
+                .fourcc = FRAME_FOURCC_YUYV,
                 .width = OUTPUT_PROFILE_DEFAULT_WIDTH,
                 .height = OUTPUT_PROFILE_DEFAULT_HEIGHT,
                 .fps = 0,
@@ -208,7 +180,7 @@ void output_profile_init_default(struct output_profile *p) {
 int output_profile_validate(const struct output_profile *p, struct session_verdict *v) {
         char cc[5];
 
-        if (!profile_fourcc_known(p->fourcc))
+        if (!frame_fourcc_is_supported(p->fourcc))
                 return refuse(v, CAMERAD_ERROR_INVALID_ARGUMENT,
                               "profile key 'format' must be one of " PROFILE_FORMATS_TEXT "; got \"%s\"",
                               fourcc_to_string(p->fourcc, cc));

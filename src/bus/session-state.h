@@ -7,7 +7,7 @@
 
 #include "bus/camerad-error.h"
 
-/* The Session state table and the output/profile rules of API.md as pure functions, so
+/* The Session state table and the output/profile rules of the contract (dbus/org.camerad.Camera1.Session.xml, README "Session") as pure functions, so
  * they are unit-tested without a bus. session.c asks these before doing anything.
  *
  * Output rule (ConfigConflict): all outputs added to one session share one pixel format and

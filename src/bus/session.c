@@ -13,7 +13,7 @@
 #include "bus/session.h"
 #include "shared/log.h"
 
-#define SESSION_INTERFACE CAMERAD_INTERFACE_PREFIX "Session"
+#define SESSION_INTERFACE CAMERAD_IFACE_SESSION
 
 const char *session_path(const struct session *s) {
         return s->path;
@@ -105,7 +105,7 @@ void session_view(struct session *s, struct session_config_view *v) {
         *v = (struct session_config_view) { .state = s->state, .has_input = s->input != NULL };
         for (struct output *o = s->outputs; o; o = o->next)
                 if (o->added && v->n_added < ELEMENTSOF(v->added)) {
-                        v->added[v->n_added].kind = o->kind;
+                        v->added[v->n_added].kind = o->ops->kind;
                         v->added[v->n_added].profile = o->profile;
                         v->n_added++;
                 }
@@ -135,17 +135,31 @@ static struct output *session_find_output(struct session *s, const char *path) {
 
 /* ---- methods ------------------------------------------------------------------------ */
 
-#define SESSION_PRELUDE(op)                                                      \
-        struct session *s = userdata;                                            \
-        struct session_verdict verdict;                                          \
-        int r = session_check_owner(s, m, error);                                \
-        if (r < 0)                                                               \
-                return r;                                                        \
-        manager_note_activity(s->manager);                                       \
-        (void) verdict
+/* Every method starts here: only the owner may call, and a call keeps the daemon up. */
+static int session_begin_call(struct session *s, sd_bus_message *m, sd_bus_error *error) {
+        int r = session_check_owner(s, m, error);
+        if (r < 0)
+                return r;
+        manager_note_activity(s->manager);
+        return 0;
+}
+
+/* session_begin_call(), then the method's one argument, an object path. */
+static int session_begin_call_read_path(struct session *s, sd_bus_message *m, const char **path,
+                                        sd_bus_error *error) {
+        int r = session_begin_call(s, m, error);
+        if (r < 0)
+                return r;
+        return sd_bus_message_read(m, "o", path);
+}
 
 static int method_begin_config(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        SESSION_PRELUDE();
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r = session_begin_call(s, m, error);
+
+        if (r < 0)
+                return r;
         if (session_check_state(s->state, SESSION_OP_BEGIN_CONFIG, &verdict) < 0)
                 return refuse(error, &verdict);
         if (s->state == SESSION_STATE_RUNNING)
@@ -158,9 +172,10 @@ static int method_can_add_input(sd_bus_message *m, void *userdata, sd_bus_error 
         struct session_config_view v;
         struct camera *c;
         const char *path;
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r = session_begin_call_read_path(s, m, &path, error);
 
-        SESSION_PRELUDE();
-        r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
         c = manager_find_camera(s->manager, path);
@@ -173,9 +188,10 @@ static int method_add_input(sd_bus_message *m, void *userdata, sd_bus_error *err
         struct session_config_view v;
         struct camera *c;
         const char *path;
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r = session_begin_call_read_path(s, m, &path, error);
 
-        SESSION_PRELUDE();
-        r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
         c = manager_find_camera(s->manager, path);
@@ -203,9 +219,10 @@ static void session_drop_input(struct session *s) {
 static int method_remove_input(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct session_config_view v;
         const char *path;
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r = session_begin_call_read_path(s, m, &path, error);
 
-        SESSION_PRELUDE();
-        r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
         session_view(s, &v);
@@ -222,8 +239,12 @@ static int method_create_output(sd_bus_message *m, void *userdata, sd_bus_error 
         const char *kind_name, *format = NULL;
         struct output *o;
         int kind;
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r = session_begin_call(s, m, error);
 
-        SESSION_PRELUDE();
+        if (r < 0)
+                return r;
         if (session_check_state(s->state, SESSION_OP_CREATE_OUTPUT, &verdict) < 0)
                 return refuse(error, &verdict);
 
@@ -278,7 +299,7 @@ static int check_add_output(struct session *s, const char *path, struct session_
         struct output *o = session_find_output(s, path);
 
         session_view(s, &v);
-        return session_check_add_output(&v, o != NULL, o && o->added, o ? o->kind : 0,
+        return session_check_add_output(&v, o != NULL, o && o->added, o ? o->ops->kind : 0,
                                         o ? &o->profile : NULL,
                                         o && s->input && camera_gives(s->input, &o->profile),
                                         path, verdict);
@@ -286,9 +307,10 @@ static int check_add_output(struct session *s, const char *path, struct session_
 
 static int method_can_add_output(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const char *path;
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r = session_begin_call_read_path(s, m, &path, error);
 
-        SESSION_PRELUDE();
-        r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(m, "b", check_add_output(s, path, &verdict) == 0);
@@ -296,9 +318,10 @@ static int method_can_add_output(sd_bus_message *m, void *userdata, sd_bus_error
 
 static int method_add_output(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const char *path;
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r = session_begin_call_read_path(s, m, &path, error);
 
-        SESSION_PRELUDE();
-        r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
         if (check_add_output(s, path, &verdict) < 0)
@@ -313,9 +336,10 @@ static int method_remove_output(sd_bus_message *m, void *userdata, sd_bus_error 
         struct session_config_view v;
         struct output *o;
         const char *path;
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r = session_begin_call_read_path(s, m, &path, error);
 
-        SESSION_PRELUDE();
-        r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
         o = session_find_output(s, path);
@@ -362,8 +386,12 @@ static int check_join(struct session *s, const struct session_config_view *v,
 static int method_commit_config(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct session_config_view v;
         struct output_profile p;
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r = session_begin_call(s, m, error);
 
-        SESSION_PRELUDE();
+        if (r < 0)
+                return r;
         session_view(s, &v);
         if (session_check_commit(&v, &verdict) < 0)
                 return refuse(error, &verdict);
@@ -380,7 +408,12 @@ static int method_commit_config(sd_bus_message *m, void *userdata, sd_bus_error 
 }
 
 static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        SESSION_PRELUDE();
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r = session_begin_call(s, m, error);
+
+        if (r < 0)
+                return r;
         r = session_check_state(s->state, SESSION_OP_START, &verdict);
         if (r < 0)
                 return refuse(error, &verdict);
@@ -394,7 +427,12 @@ static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) 
 }
 
 static int method_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        SESSION_PRELUDE();
+        struct session *s = userdata;
+        struct session_verdict verdict;
+        int r = session_begin_call(s, m, error);
+
+        if (r < 0)
+                return r;
         if (session_check_state(s->state, SESSION_OP_STOP, &verdict) < 0)
                 return refuse(error, &verdict);
         session_stop_streaming(s);
@@ -403,7 +441,11 @@ static int method_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 }
 
 static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        SESSION_PRELUDE();
+        struct session *s = userdata;
+        int r = session_begin_call(s, m, error);
+
+        if (r < 0)
+                return r;
         /* Reply first: the object is gone afterwards. */
         r = sd_bus_reply_method_return(m, NULL);
         session_release(s);
@@ -567,7 +609,7 @@ int session_new(struct manager *m, const char *owner, uid_t owner_uid, enum sess
         s->shared = options && options->shared;
         s->index = m->next_session_index++;
         s->owner = strdup(owner);
-        if (!s->owner || asprintf(&s->path, CAMERAD_ROOT_PATH "/session/%u", s->index) < 0) {
+        if (!s->owner || asprintf(&s->path, CAMERAD_SESSION_PATH_PREFIX "%u", s->index) < 0) {
                 s->path = NULL;
                 session_free(s);
                 return -ENOMEM;

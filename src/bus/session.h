@@ -16,7 +16,7 @@ struct output;
 
 /* How a session is owned (Manager.CreateSessionWithOptions). */
 struct session_options {
-        /* false: the session belongs to the creating connection (API.md) and is released
+        /* false: the session belongs to the creating connection (dbus/org.camerad.Camera1.Manager.xml) and is released
          * when it leaves the bus. true: it belongs to the creator's uid, so any connection
          * of that uid may drive it (busctl: one connection per command); it is released by
          * Release() or after idle_timeout_usec without a call from its owner. */

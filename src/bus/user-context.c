@@ -61,11 +61,11 @@ static int user_context_new(struct manager *m, uid_t uid, struct user_context **
         u->manager = m;
         u->uid = uid;
         r = -ENOMEM;
-        if (asprintf(&u->image_path, IMAGE_PROCESS_PATH_PREFIX "%" PRIu32, (uint32_t) uid) < 0) {
+        if (asprintf(&u->image_path, CAMERAD_IMAGE_PROCESS_PATH_PREFIX "%" PRIu32, (uint32_t) uid) < 0) {
                 u->image_path = NULL;
                 goto fail;
         }
-        if (asprintf(&u->video_path, VIDEO_PROCESS_PATH_PREFIX "%" PRIu32, (uint32_t) uid) < 0) {
+        if (asprintf(&u->video_path, CAMERAD_VIDEO_PROCESS_PATH_PREFIX "%" PRIu32, (uint32_t) uid) < 0) {
                 u->video_path = NULL;
                 goto fail;
         }

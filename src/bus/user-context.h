@@ -32,8 +32,6 @@ struct user_context {
         sd_bus_slot *video_slot;
 };
 
-#define IMAGE_PROCESS_PATH_PREFIX "/org/camerad/Camera1/image_process/"
-#define VIDEO_PROCESS_PATH_PREFIX "/org/camerad/Camera1/video_process/"
 
 /* At start: a context for every uid found under <state>/images and <state>/videos. */
 int user_contexts_load(struct manager *m);

@@ -1,18 +1,30 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "bus/bus-errors.h"
 #include "bus/bus-util.h"
 #include "bus/camera.h"
 #include "bus/manager.h"
-#include "bus/output-engines.h"
+#include "bus/output.h"
 #include "bus/session.h"
 #include "capture/recorder.h"
 #include "shared/fd-util.h"
+#include "shared/id.h"
 #include "shared/log.h"
 
 #include "bus/user-context.h"
 #include "process/video-processor.h"
+
+struct video_output {
+        struct recorder *recorder; /* between StartRecording and StopRecording */
+        char video_id[IMAGE_ID_LEN + 1];
+        bool deferred;
+};
+
+static struct video_output *video_of(struct output *o) {
+        return o->kind_data;
+}
 
 static double output_fps(struct output *o) {
         struct session *s = o->session;
@@ -42,36 +54,38 @@ static int register_recording(struct output *o, uint32_t frames) {
                 .fps = output_fps(o),
                 .frames = frames,
         };
-        return video_processor_add_recorded(user_context_videos(u), o->video_id, &rec);
+        return video_processor_add_recorded(user_context_videos(u), video_of(o)->video_id, &rec);
 }
 
 /* Finishes the recording; 0 or the recorder's first error. */
 static int video_output_finish(struct output *o) {
+        struct video_output *v = video_of(o);
         struct recorder_stats stats = {};
         struct recorder *rec;
         int r, k;
 
         pthread_mutex_lock(&o->session->fanout_lock);
-        rec = o->recorder;
-        o->recorder = NULL;
+        rec = v->recorder;
+        v->recorder = NULL;
         pthread_mutex_unlock(&o->session->fanout_lock);
         if (!rec)
                 return 0;
 
         r = recorder_stop(rec, &stats);
         log_info("%s: recording %s finished: %llu frames, %llu dropped, %llu bytes%s%s", o->path,
-                 o->video_id, (unsigned long long) stats.frames, (unsigned long long) stats.dropped,
+                 v->video_id, (unsigned long long) stats.frames, (unsigned long long) stats.dropped,
                  (unsigned long long) stats.bytes, r < 0 ? ", failed: " : "", r < 0 ? strerror(-r) : "");
-        if (o->video_deferred) {
+        if (v->deferred) {
                 k = register_recording(o, (uint32_t) stats.frames);
                 if (k < 0)
-                        log_warning_errno(k, "Cannot update recording %s in the video queue: %m", o->video_id);
+                        log_warning_errno(k, "Cannot update recording %s in the video queue: %m", v->video_id);
         }
         return r;
 }
 
 static int method_start_recording(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct output *o = userdata;
+        struct video_output *v = video_of(o);
         struct session *s = o->session;
         struct recorder *rec;
         const char *reason;
@@ -105,15 +119,15 @@ static int method_start_recording(sd_bus_message *m, void *userdata, sd_bus_erro
                                       "StartRecording needs a running session with this output added; "
                                       "the session is '%s'%s", session_state_to_string(s->state),
                                       o->added ? "" : " and the output is not added");
-        if (o->recorder)
+        if (v->recorder)
                 return bus_error_setf(error, CAMERAD_ERROR_OPERATION_NOT_ALLOWED,
                                       "StartRecording: recording %s is still running on %s",
-                                      o->video_id, o->path);
+                                      v->video_id, o->path);
 
-        r = image_id_new(o->video_id);
+        r = image_id_new(v->video_id);
         if (r < 0)
                 return bus_error_set_fatal(error, r, "cannot make a video id");
-        o->video_deferred = deferred;
+        v->deferred = deferred;
 
         struct recorder_options opts = { .quality = (int) quality };
         r = recorder_start(fd, o->profile.fourcc, o->profile.width, o->profile.height, output_fps(o),
@@ -130,11 +144,11 @@ static int method_start_recording(sd_bus_message *m, void *userdata, sd_bus_erro
         }
 
         pthread_mutex_lock(&s->fanout_lock);
-        o->recorder = rec;
+        v->recorder = rec;
         pthread_mutex_unlock(&s->fanout_lock);
-        log_info("%s: recording %s started (quality %u, %s)", o->path, o->video_id, quality,
+        log_info("%s: recording %s started (quality %u, %s)", o->path, v->video_id, quality,
                  deferred ? "deferred" : "not deferred");
-        return sd_bus_reply_method_return(m, "s", o->video_id);
+        return sd_bus_reply_method_return(m, "s", v->video_id);
 }
 
 static int method_stop_recording(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -144,7 +158,7 @@ static int method_stop_recording(sd_bus_message *m, void *userdata, sd_bus_error
         r = session_check_owner(o->session, m, error);
         if (r < 0)
                 return r;
-        if (!o->recorder)
+        if (!video_of(o)->recorder)
                 return bus_error_setf(error, CAMERAD_ERROR_OPERATION_NOT_ALLOWED,
                                       "StopRecording: %s is not recording", o->path);
         r = video_output_finish(o);
@@ -153,7 +167,7 @@ static int method_stop_recording(sd_bus_message *m, void *userdata, sd_bus_error
         return sd_bus_reply_method_return(m, NULL);
 }
 
-const sd_bus_vtable video_output_vtable[] = {
+static const sd_bus_vtable video_output_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("StartRecording", SD_BUS_ARGS("h", fd, "a{sv}", options),
                                 SD_BUS_RESULT("s", videoId), method_start_recording,
@@ -162,20 +176,42 @@ const sd_bus_vtable video_output_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-int video_output_starting(struct output *o) {
+static int video_output_new(struct output *o) {
+        o->kind_data = calloc(1, sizeof(struct video_output));
+        return o->kind_data ? 0 : -ENOMEM;
+}
+
+static int video_output_starting(struct output *o) {
         return 0;
 }
 
-void video_output_stopped(struct output *o) {
+static void video_output_stopped(struct output *o) {
         /* No frames come any more: the file is finished and playable. */
         (void) video_output_finish(o);
 }
 
-void video_output_push(struct output *o, struct frame *f) {
-        if (o->recorder)
-                recorder_push(o->recorder, f);
+static void video_output_push(struct output *o, struct frame *f) {
+        struct video_output *v = video_of(o);
+
+        if (v->recorder)
+                recorder_push(v->recorder, f);
 }
 
-void video_output_free(struct output *o) {
+static void video_output_free(struct output *o) {
         (void) video_output_finish(o);
+        free(o->kind_data);
+        o->kind_data = NULL;
 }
+
+const struct output_kind_ops video_output_ops = {
+        .kind = OUTPUT_KIND_VIDEO,
+        .name = "video",
+        .interface = CAMERAD_INTERFACE_PREFIX "VideoOutput",
+        .vtable = video_output_vtable,
+        .needs_pixels = false, /* a recorder can write a camera's compressed frames as they are */
+        .new = video_output_new,
+        .free = video_output_free,
+        .starting = video_output_starting,
+        .stopped = video_output_stopped,
+        .push = video_output_push,
+};

@@ -44,7 +44,9 @@ static int method_get_pending_videos(sd_bus_message *m, void *userdata, sd_bus_e
         _cleanup_(process_strv_freep) char **ids = NULL;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = video_processor_pending(u->videos, &ids);
         if (r < 0)
                 return video_error(u, error, r, "GetPendingVideos");
@@ -71,7 +73,9 @@ static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error
         size_t n = 0;
         int fd, r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = sd_bus_message_read(m, "sh", &id, &fd);
         if (r < 0)
                 return r;
@@ -199,7 +203,9 @@ static int method_create_streams(sd_bus_message *m, void *userdata, sd_bus_error
         size_t n;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = read_stream_list(m, true, &outputs, &n, error);
         if (r < 0)
                 return r;
@@ -223,7 +229,9 @@ static int method_commit_streams(sd_bus_message *m, void *userdata, sd_bus_error
         size_t len;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = sd_bus_message_read_array(m, 'y', &json, &len);
         if (r < 0)
                 return r;
@@ -240,7 +248,9 @@ static int method_release_streams(sd_bus_message *m, void *userdata, sd_bus_erro
         size_t n;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = read_stream_list(m, false, &list, &n, error);
         if (r < 0)
                 return r;
@@ -261,7 +271,9 @@ static int method_process_video(sd_bus_message *m, void *userdata, sd_bus_error 
         uint64_t timestamp;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = sd_bus_message_read(m, "st", &id, &timestamp);
         if (r < 0)
                 return r;
@@ -280,7 +292,9 @@ static int method_remove_video(sd_bus_message *m, void *userdata, sd_bus_error *
         const char *id;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = process_read_id(PROCESS_VIDEO, m, &id, error);
         if (r < 0)
                 return r;
@@ -295,7 +309,9 @@ static int method_videos_op(sd_bus_message *m, struct user_context *u, sd_bus_er
                             int (*op)(struct video_processor *), const char *what) {
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = op(u->videos);
         if (r < 0)
                 return video_error(u, error, r, what);
@@ -316,7 +332,9 @@ static int method_get_video_info(sd_bus_message *m, void *userdata, sd_bus_error
         const char *id;
         int r;
 
-        PROCESS_CHECK_ACCESS(u, m, error);
+        r = user_context_check_access(u, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = process_read_id(PROCESS_VIDEO, m, &id, error);
         if (r < 0)
                 return r;
@@ -385,19 +403,20 @@ static void on_done(struct video_processor *vp, const char *id, const struct vid
                             "elapsed", "t", info->elapsed_us);
 }
 
-static void on_error(struct video_processor *vp, const char *id, const char *code, const char *message,
-                     void *userdata) {
+static void on_error(struct video_processor *vp, const char *id, enum video_error error,
+                     const char *message, void *userdata) {
         struct user_context *u = userdata;
+        const char *code = video_error_to_string(error);
 
         log_info("uid %u: video %s: %s (%s)", (unsigned) u->uid, id, code, message ?: "");
         manager_note_activity(u->manager);
         process_emit_signal(u, PROCESS_VIDEO, id, "Error", "ss", id, code);
 }
 
-static void on_status(struct video_processor *vp, const char *status, void *userdata) {
+static void on_status(struct video_processor *vp, enum video_status status, void *userdata) {
         struct user_context *u = userdata;
 
-        process_emit_signal(u, PROCESS_VIDEO, NULL, "StatusChanged", "s", status);
+        process_emit_signal(u, PROCESS_VIDEO, NULL, "StatusChanged", "s", video_status_to_string(status));
 }
 
 static void on_progress(struct video_processor *vp, const char *id, uint64_t timestamp_us,

@@ -7,16 +7,7 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
-#define CAMERAD_BUS_NAME "org.camerad.Camera1"
-#define CAMERAD_ROOT_PATH "/org/camerad/Camera1"
-#define CAMERAD_IFACE_MANAGER "org.camerad.Camera1.Manager"
-#define CAMERAD_IFACE_CAMERA "org.camerad.Camera1.Camera"
-#define CAMERAD_IFACE_SESSION "org.camerad.Camera1.Session"
-#define CAMERAD_IFACE_PREVIEW "org.camerad.Camera1.PreviewOutput"
-#define CAMERAD_IFACE_PHOTO "org.camerad.Camera1.PhotoOutput"
-#define CAMERAD_IFACE_VIDEO "org.camerad.Camera1.VideoOutput"
-#define CAMERAD_IFACE_IMAGES "org.camerad.Camera1.ImageProcessSession"
-#define CAMERAD_IFACE_VIDEOS "org.camerad.Camera1.VideoProcessSession"
+#include "shared/camerad-bus-names.h"
 
 /* Exit codes, documented in camctl(1). */
 enum camctl_exit {

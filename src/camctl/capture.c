@@ -27,7 +27,7 @@ int capture_resolve_camera(struct camctl *c, const char *arg, char **ret_path) {
         if (r != 0)
                 return r;
         if (arg && is_number(arg)) {
-                if (asprintf(&wanted, CAMERAD_ROOT_PATH "/camera/%s", arg) < 0)
+                if (asprintf(&wanted, CAMERAD_CAMERA_PATH_PREFIX "%s", arg) < 0)
                         return camctl_error(CAMCTL_EXIT_FAILED, "out of memory");
         } else if (arg && arg[0] == '/')
                 wanted = strdup(arg);

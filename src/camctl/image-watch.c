@@ -107,7 +107,7 @@ static int poll_states(struct image_watch *w) {
                         continue;
                 r = sd_bus_call_method(w->c->bus, CAMERAD_BUS_NAME, w->session, CAMERAD_IFACE_IMAGES,
                                        "GetImageInfo", &e, &reply, "s", img->id);
-                if (r < 0 && sd_bus_error_has_name(&e, "org.camerad.Camera1.Error.InvalidId")) {
+                if (r < 0 && sd_bus_error_has_name(&e, CAMERAD_ERROR_NAME_INVALID_ID)) {
                         /* Removed while we waited. */
                         info = cJSON_CreateObject();
                         cJSON_AddStringToObject(info, "error", "invalid-id");

@@ -101,7 +101,7 @@ int verb_pending(struct camctl *c, int argc, char **argv) {
 
                 r = sd_bus_call_method(c->bus, CAMERAD_BUS_NAME, session, CAMERAD_IFACE_IMAGES, "GetImageInfo",
                                        &e, &reply, "s", ids[i]);
-                if (r < 0 && sd_bus_error_has_name(&e, "org.camerad.Camera1.Error.InvalidId"))
+                if (r < 0 && sd_bus_error_has_name(&e, CAMERAD_ERROR_NAME_INVALID_ID))
                         continue; /* finished or removed since the list was made */
                 if (r < 0)
                         return camctl_bus_error(&e, r, "GetImageInfo");

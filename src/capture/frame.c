@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <linux/videodev2.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "capture/frame.h"
 #include "shared/macro.h"
@@ -42,6 +44,43 @@ static unsigned first_plane_stride(uint32_t fourcc, unsigned width) {
         default:
                 return width;
         }
+}
+
+/* The layouts a profile may name (Camera.Formats in dbus/org.camerad.Camera1.Camera.xml);
+ * YUV422P is only what 4:2:2 MJPEG decodes to. */
+static const struct {
+        const char *name;
+        uint32_t fourcc;
+} profile_formats[] = {
+        { "YUYV", V4L2_PIX_FMT_YUYV }, { "NV12", V4L2_PIX_FMT_NV12 }, { "YU12", V4L2_PIX_FMT_YUV420 },
+        { "UYVY", V4L2_PIX_FMT_UYVY }, { "MJPG", V4L2_PIX_FMT_MJPEG },
+};
+
+int frame_fourcc_from_name(const char *name, uint32_t *ret) {
+        if (!name)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(profile_formats); i++)
+                if (streq(name, profile_formats[i].name)) {
+                        *ret = profile_formats[i].fourcc;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+bool frame_fourcc_is_supported(uint32_t fourcc) {
+        for (size_t i = 0; i < ELEMENTSOF(profile_formats); i++)
+                if (profile_formats[i].fourcc == fourcc)
+                        return true;
+        return false;
+}
+
+const char *frame_fourcc_name(uint32_t fourcc, char buf[static 5]) {
+        for (int i = 0; i < 4; i++) {
+                char c = (char) ((fourcc >> (8 * i)) & 0xff);
+                buf[i] = (c >= 0x20 && c < 0x7f) ? c : '?';
+        }
+        buf[4] = 0;
+        return buf;
 }
 
 struct frame *frame_new(uint32_t fourcc, unsigned width, unsigned height) {

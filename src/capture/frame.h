@@ -7,6 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "media/yuv.h"
+
+/* V4L2 fourccs without <linux/videodev2.h>, for the layers above capture/ (same values as
+ * v4l2_fourcc()). */
+#define FRAME_FOURCC(a, b, c, d) \
+        ((uint32_t) (a) | ((uint32_t) (b) << 8) | ((uint32_t) (c) << 16) | ((uint32_t) (d) << 24))
+#define FRAME_FOURCC_YUYV FRAME_FOURCC('Y', 'U', 'Y', 'V')
+#define FRAME_FOURCC_NV12 FRAME_FOURCC('N', 'V', '1', '2')
+
 /* One captured picture, shared by reference between the capture thread and the outputs.
  * Pixel layouts (V4L2 fourccs), rows tightly packed:
  *   YUYV, UYVY  packed 4:2:2 (Y0 Cb Y1 Cr / Cb Y0 Cr Y1)
@@ -49,6 +58,13 @@ bool frame_fourcc_known(uint32_t fourcc);
 static inline const struct frame *frame_jpeg(const struct frame *f) {
         return f->fourcc == V4L2_PIX_FMT_MJPEG ? f : f->compressed;
 }
+
+/* The formats a profile may name ("YUYV", "NV12", "YU12", "UYVY", "MJPG"): 0, or -EINVAL
+ * for any other. */
+int frame_fourcc_from_name(const char *name, uint32_t *ret);
+bool frame_fourcc_is_supported(uint32_t fourcc);
+/* The fourcc's four characters ('?' for unprintable ones) + NUL, at buf. */
+const char *frame_fourcc_name(uint32_t fourcc, char buf[static 5]);
 
 /* A new frame with n_ref 1 and tightly packed, uninitialised data. NULL on OOM/bad args. */
 struct frame *frame_new(uint32_t fourcc, unsigned width, unsigned height);

@@ -9,12 +9,6 @@
 /* Index entries are read in batches of this many bytes, whatever the index claims. */
 #define INDEX_BATCH 32768
 
-static int read_at(struct avi_reader *r, void *buf, size_t size, uint64_t offset) {
-        if (offset > r->file_size || size > r->file_size - offset)
-                return -EBADMSG;
-        return fd_pread_all(r->fd, buf, size, (long long) offset);
-}
-
 static bool is_video_chunk(const struct avi_reader *r, uint32_t id) {
         return id == stream_chunk_id(r->video, 'd', 'c') || id == stream_chunk_id(r->video, 'd', 'b');
 }
@@ -67,7 +61,7 @@ static int build_from_super_index(struct avi_reader *r) {
                 uint8_t h[32];
                 uint32_t id, len, n;
 
-                k = read_at(r, h, sizeof(h), ix);
+                k = avi_read_at(r, h, sizeof(h), ix);
                 if (k < 0)
                         return avi_reader_fail(r, -EBADMSG,
                                                "super index entry %u points past the end of the file",
@@ -93,7 +87,7 @@ static int build_from_super_index(struct avi_reader *r) {
 
                 for (uint32_t done = 0; done < n;) {
                         uint32_t chunk = MIN(n - done, (uint32_t) (INDEX_BATCH / 8));
-                        k = read_at(r, batch, (size_t) chunk * 8, ix + 32 + (uint64_t) done * 8);
+                        k = avi_read_at(r, batch, (size_t) chunk * 8, ix + 32 + (uint64_t) done * 8);
                         if (k < 0)
                                 return avi_reader_fail(r, -EBADMSG, "standard index %u is truncated", i);
                         for (uint32_t j = 0; j < chunk; j++, entry_no++) {
@@ -112,43 +106,29 @@ static int build_from_super_index(struct avi_reader *r) {
 /* Walks one movi list, taking every complete video chunk. */
 static int scan_movi(struct avi_reader *r, const struct avi_movi *m) {
         uint64_t pos = m->fourcc_offset + 4, end = m->end;
-        uint8_t h[12];
+        struct riff_chunk c;
         int k;
 
         /* Every step advances by at least 8 bytes. */
-        while (pos + 8 <= end) {
-                uint32_t id, len;
-
-                k = read_at(r, h, 8, pos);
-                if (k < 0)
-                        return avi_reader_fail(r, -EBADMSG, "cannot read chunk at offset %llu",
-                                               (unsigned long long) pos);
-                id = rd32(h);
-                len = rd32(h + 4);
-                if (id == FOURCC('L', 'I', 'S', 'T') && pos + 12 <= end) {
-                        k = read_at(r, h + 8, 4, pos + 8);
-                        if (k < 0)
-                                return avi_reader_fail(r, -EBADMSG, "cannot read list at offset %llu",
-                                                       (unsigned long long) pos);
-                        /* 'rec ' groups interleaved chunks: walk into it. */
-                        if (rd32(h + 8) == FOURCC('r', 'e', 'c', ' ')) {
-                                pos += 12;
-                                continue;
-                        }
+        while ((k = avi_chunk_at(r, pos, end, &c)) > 0) {
+                /* 'rec ' groups interleaved chunks: walk into it. */
+                if (c.has_type && c.list_type == FOURCC('r', 'e', 'c', ' ')) {
+                        pos += 12;
+                        continue;
                 }
-                if (pos + 8 + (uint64_t) len > end) {
+                if (riff_chunk_is_torn(&c, end)) {
                         /* A torn chunk: the writer stopped in the middle of it. */
                         r->complete = false;
                         break;
                 }
-                if (is_video_chunk(r, id)) {
-                        k = add_frame(r, pos + 8, len, r->n_frames);
+                if (is_video_chunk(r, c.id)) {
+                        k = add_frame(r, pos + 8, c.len, r->n_frames);
                         if (k < 0)
                                 return k;
                 }
-                pos += 8 + riff_pad(len);
+                pos = riff_chunk_next(&c);
         }
-        return 0;
+        return k < 0 ? k : 0;
 }
 
 static int build_by_scanning(struct avi_reader *r, unsigned first_movi) {
@@ -168,7 +148,7 @@ static int idx1_base(struct avi_reader *r, uint32_t id, uint32_t off, uint64_t e
         uint8_t h[4];
 
         for (unsigned c = 0; c < 2; c++)
-                if (read_at(r, h, 4, candidates[c] + off) >= 0 && rd32(h) == id) {
+                if (avi_read_at(r, h, 4, candidates[c] + off) >= 0 && rd32(h) == id) {
                         *ret = candidates[c];
                         return 0;
                 }
@@ -187,7 +167,7 @@ static int build_from_idx1(struct avi_reader *r) {
 
         for (uint64_t done = 0; done < n;) {
                 uint64_t chunk = MIN(n - done, (uint64_t) (INDEX_BATCH / 16));
-                k = read_at(r, batch, chunk * 16, r->idx1_offset + done * 16);
+                k = avi_read_at(r, batch, chunk * 16, r->idx1_offset + done * 16);
                 if (k < 0)
                         return avi_reader_fail(r, -EBADMSG, "idx1 index is truncated");
                 for (uint64_t j = 0; j < chunk; j++) {

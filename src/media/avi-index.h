@@ -62,6 +62,32 @@ struct avi_reader {
 /* Sets r->error and returns err. */
 int avi_reader_fail(struct avi_reader *r, int err, const char *format, ...) _printf_(3, 4);
 
+/* pread() of [offset, offset + size), which must lie inside the file (-EBADMSG if not). */
+int avi_read_at(struct avi_reader *r, void *buf, size_t size, uint64_t offset);
+
+/* One chunk of a RIFF walk: its header at pos, and for a LIST the list type. */
+struct riff_chunk {
+        uint64_t pos;
+        uint32_t id, len;
+        bool is_list;       /* id is LIST */
+        bool has_type;      /* a LIST whose 4-byte type lies before the walk's end */
+        uint32_t list_type; /* when has_type */
+};
+
+/* The chunk at pos of a walk that ends at end: 1 and *c when its header fits, 0 when fewer
+ * than 8 bytes remain, or -EBADMSG with r->error set when it cannot be read. */
+int avi_chunk_at(struct avi_reader *r, uint64_t pos, uint64_t end, struct riff_chunk *c);
+
+/* Whether the payload of c runs past end (a writer stopped in the middle of it). */
+static inline bool riff_chunk_is_torn(const struct riff_chunk *c, uint64_t end) {
+        return c->pos + 8 + (uint64_t) c->len > end;
+}
+
+/* Where the chunk after c starts (payloads are padded to even sizes). */
+static inline uint64_t riff_chunk_next(const struct riff_chunk *c) {
+        return c->pos + 8 + c->len + (uint64_t) (c->len & 1);
+}
+
 /* avi_reader_open(), optionally accepting a file without frames (the writer reopening an
  * empty recording). */
 int avi_reader_open_full(int fd, bool allow_empty, struct avi_reader **ret, char *error,

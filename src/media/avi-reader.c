@@ -25,10 +25,30 @@ int avi_reader_fail(struct avi_reader *r, int err, const char *format, ...) {
         return err;
 }
 
-static int pread_at(struct avi_reader *r, void *buf, size_t size, uint64_t offset) {
+int avi_read_at(struct avi_reader *r, void *buf, size_t size, uint64_t offset) {
         if (offset > r->file_size || size > r->file_size - offset)
                 return -EBADMSG;
         return fd_pread_all(r->fd, buf, size, (long long) offset);
+}
+
+int avi_chunk_at(struct avi_reader *r, uint64_t pos, uint64_t end, struct riff_chunk *c) {
+        uint8_t h[8];
+
+        if (pos + 8 > end)
+                return 0;
+        if (avi_read_at(r, h, 8, pos) < 0)
+                return avi_reader_fail(r, -EBADMSG, "cannot read chunk header at offset %llu",
+                                       (unsigned long long) pos);
+        *c = (struct riff_chunk) { .pos = pos, .id = rd32(h), .len = rd32(h + 4) };
+        c->is_list = c->id == FOURCC('L', 'I', 'S', 'T');
+        if (c->is_list && pos + 12 <= end) {
+                if (avi_read_at(r, h, 4, pos + 8) < 0)
+                        return avi_reader_fail(r, -EBADMSG, "cannot read list at offset %llu",
+                                               (unsigned long long) pos);
+                c->has_type = true;
+                c->list_type = rd32(h);
+        }
+        return 1;
 }
 
 static bool is_mjpeg_codec(uint32_t fcc) {
@@ -120,7 +140,7 @@ static int parse_hdrl(struct avi_reader *r, uint64_t offset, uint32_t size) {
                 return -ENOMEM;
         r->hdrl_size = size;
         r->hdrl_offset = offset;
-        k = pread_at(r, r->hdrl, size, offset);
+        k = avi_read_at(r, r->hdrl, size, offset);
         if (k < 0)
                 return avi_reader_fail(r, -EBADMSG, "header list is truncated");
 
@@ -162,35 +182,18 @@ static int parse_hdrl(struct avi_reader *r, uint64_t offset, uint32_t size) {
 
 /* Walks the chunks of one RIFF (payload [start, end)) recording hdrl, movi and idx1. */
 static int parse_riff_body(struct avi_reader *r, uint64_t start, uint64_t end, bool first) {
+        struct riff_chunk c;
         uint64_t pos = start;
-        uint8_t h[12];
         int k;
 
         /* Each step advances by at least 8 bytes, so this ends. */
-        while (pos + 8 <= end) {
-                uint32_t id, len;
+        while ((k = avi_chunk_at(r, pos, end, &c)) > 0) {
+                if (c.is_list) {
+                        uint64_t list_end = pos + 8 + (uint64_t) c.len;
 
-                k = pread_at(r, h, 8, pos);
-                if (k < 0)
-                        return avi_reader_fail(r, -EBADMSG, "cannot read chunk header at offset %llu",
-                                    (unsigned long long) pos);
-                id = rd32(h);
-                len = rd32(h + 4);
-
-                if (id == FOURCC('L', 'I', 'S', 'T')) {
-                        uint32_t type;
-                        uint64_t list_end;
-
-                        if (pos + 12 > end)
+                        if (!c.has_type)
                                 break;
-                        k = pread_at(r, h + 8, 4, pos + 8);
-                        if (k < 0)
-                                return avi_reader_fail(r, -EBADMSG, "cannot read list at offset %llu",
-                                            (unsigned long long) pos);
-                        type = rd32(h + 8);
-                        list_end = pos + 8 + (uint64_t) len;
-
-                        if (type == FOURCC('m', 'o', 'v', 'i')) {
+                        if (c.list_type == FOURCC('m', 'o', 'v', 'i')) {
                                 struct avi_movi *m;
 
                                 if (r->n_movi >= AVI_READER_MAX_RIFFS)
@@ -199,45 +202,44 @@ static int parse_riff_body(struct avi_reader *r, uint64_t start, uint64_t end, b
                                 m->fourcc_offset = pos + 8;
                                 /* Size 0 (an interrupted writer) or past the end: the list
                                  * runs to the end of its RIFF, and the file is incomplete. */
-                                if (len < 4 || list_end > end) {
+                                if (c.len < 4 || list_end > end) {
                                         m->end = end;
                                         r->complete = false;
                                 } else
                                         m->end = list_end;
-                                pos = m->end;
-                                pos = riff_pad(pos);
+                                pos = riff_pad(m->end);
                                 continue;
                         }
-                        if (len < 4) {
-                                if (type == FOURCC('h', 'd', 'r', 'l'))
+                        if (c.len < 4) {
+                                if (c.list_type == FOURCC('h', 'd', 'r', 'l'))
                                         return avi_reader_fail(r, -EBADMSG, "header list has no room");
-                                pos += 8 + riff_pad(len);
+                                pos = riff_chunk_next(&c);
                                 continue;
                         }
                         if (list_end > end) {
-                                if (type == FOURCC('h', 'd', 'r', 'l'))
+                                if (c.list_type == FOURCC('h', 'd', 'r', 'l'))
                                         return avi_reader_fail(r, -EBADMSG,
                                                     "header list runs past the end of the file");
                                 r->complete = false;
                                 break;
                         }
-                        if (type == FOURCC('h', 'd', 'r', 'l') && first && !r->hdrl) {
-                                k = parse_hdrl(r, pos + 12, len - 4);
+                        if (c.list_type == FOURCC('h', 'd', 'r', 'l') && first && !r->hdrl) {
+                                k = parse_hdrl(r, pos + 12, c.len - 4);
                                 if (k < 0)
                                         return k;
                         }
-                } else if (pos + 8 + (uint64_t) len > end) {
+                } else if (riff_chunk_is_torn(&c, end)) {
                         /* A torn chunk (idx1 or junk) at the end: ignore it. */
                         r->complete = false;
                         break;
-                } else if (id == FOURCC('i', 'd', 'x', '1') && first) {
+                } else if (c.id == FOURCC('i', 'd', 'x', '1') && first) {
                         r->idx1_offset = pos + 8;
-                        r->idx1_size = len;
+                        r->idx1_size = c.len;
                         r->have_idx1 = true;
                 }
-                pos += 8 + riff_pad(len);
+                pos = riff_chunk_next(&c);
         }
-        return 0;
+        return k < 0 ? k : 0;
 }
 
 /* Finds every RIFF of the file: 'AVI ' first, then OpenDML 'AVIX' extensions. */
@@ -252,7 +254,7 @@ static int parse_riffs(struct avi_reader *r) {
                 uint32_t size, form;
                 uint64_t end;
 
-                k = pread_at(r, h, 12, pos);
+                k = avi_read_at(r, h, 12, pos);
                 if (k < 0)
                         return avi_reader_fail(r, -EBADMSG, "cannot read RIFF header at %llu",
                                     (unsigned long long) pos);

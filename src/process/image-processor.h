@@ -39,7 +39,7 @@ enum image_state {
         _IMAGE_STATE_INVALID = -EINVAL,
 };
 
-/* Status strings of API.md's StatusChanged. Precedence: space-limit-reached (over quota),
+/* Status strings of StatusChanged (dbus/org.camerad.Camera1.ImageProcessSession.xml). Precedence: space-limit-reached (over quota),
  * then preempted (Interrupt or a capture running), else ready. Nothing here measures
  * temperature, so not-ready-temporarily and overheat are never reported. */
 enum image_status {
@@ -51,7 +51,7 @@ enum image_status {
         _IMAGE_STATUS_MAX,
 };
 
-/* Error codes of API.md's Error signal. */
+/* Error codes of the Error signal (dbus/org.camerad.Camera1.ImageProcessSession.xml). */
 enum image_error {
         IMAGE_ERROR_INVALID_ID,
         IMAGE_ERROR_PROCESS,          /* corrupt frames: final, not retried */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -31,8 +32,16 @@ static unsigned tile_origins(unsigned side, int *out) {
         return n;
 }
 
+/* The weighted sums of one plane, for the rows that tiles still add to: a ring of `rows`
+ * rows (one tile's height), row y at y % rows. Tile rows go top to bottom, so once a tile
+ * row is blended every sample above the next one's top is final and is resolved at once.
+ * Full-plane float sums (8 bytes a sample, each written by four tiles) were most of the
+ * merge's memory traffic, and fresh pages for them on every image were the page faults
+ * two workers fought over; the ring stays in cache. */
 struct accum {
         float *value, *weight;
+        unsigned width, height, rows;
+        unsigned resolved; /* rows [0, resolved) are in the output */
 };
 
 /* Per-sample robustness on top of the tile weights (after Wronski et al. 2019 and Monod,
@@ -269,7 +278,7 @@ static void blend_tile(const struct merge_request *req, unsigned plane, unsigned
                 wx[c] = window_1d[c * TILE / tw];
         for (unsigned r = 0; r < th; r++) {
                 float wy = window_1d[r * TILE / th];
-                size_t i = (size_t) (y0 + (int) r) * pw + (size_t) x0;
+                size_t i = (size_t) ((unsigned) (y0 + (int) r) % acc->rows) * pw + (size_t) x0;
                 float *value = acc->value + i, *weight = acc->weight + i;
                 const float *t = tile + r * tw, *ws = wsum + r * tw;
                 unsigned c = 0;
@@ -289,14 +298,21 @@ static void blend_tile(const struct merge_request *req, unsigned plane, unsigned
         }
 }
 
-static int resolve(const struct merge_request *req, const struct accum *acc, size_t n, uint8_t *out) {
-        for (size_t i = 0; i < n; i++) {
-                float v;
+/* Resolves rows [acc->resolved, end) into out and clears their ring rows for reuse. */
+static int resolve_rows(const struct merge_request *req, struct accum *acc, unsigned end, uint8_t *out) {
+        if (merge_cancelled(req))
+                return -ECANCELED;
+        for (; acc->resolved < end; acc->resolved++) {
+                size_t ring = (size_t) (acc->resolved % acc->rows) * acc->width;
+                float *value = acc->value + ring, *weight = acc->weight + ring;
+                uint8_t *o = out + (size_t) acc->resolved * acc->width;
 
-                if (i % (64 * 1024) == 0 && merge_cancelled(req))
-                        return -ECANCELED;
-                v = acc->weight[i] > 0 ? acc->value[i] / acc->weight[i] : 0;
-                out[i] = (uint8_t) CLAMP(lrintf(v), 0, 255);
+                for (unsigned x = 0; x < acc->width; x++) {
+                        float v = weight[x] > 0 ? value[x] / weight[x] : 0;
+                        o[x] = (uint8_t) CLAMP(lrintf(v), 0, 255);
+                }
+                memset(value, 0, sizeof(float) * acc->width);
+                memset(weight, 0, sizeof(float) * acc->width);
         }
         return 0;
 }
@@ -327,9 +343,10 @@ int merge_burst(const struct merge_request *req, uint8_t *out_y, uint8_t *out_cb
         ny = tile_origins(h, ys);
 
         for (unsigned p = 0; p < 3; p++) {
-                size_t size = p == 0 ? (size_t) w * h : (size_t) cw * ch;
-                acc[p].value = calloc(size, sizeof(float));
-                acc[p].weight = calloc(size, sizeof(float));
+                acc[p] = (struct accum) { .width = p == 0 ? w : cw, .height = p == 0 ? h : ch,
+                                          .rows = p == 0 ? TILE : TILE >> cshift_y };
+                acc[p].value = calloc((size_t) acc[p].width * acc[p].rows, sizeof(float));
+                acc[p].weight = calloc((size_t) acc[p].width * acc[p].rows, sizeof(float));
                 if (!acc[p].value || !acc[p].weight) {
                         r = -ENOMEM;
                         goto finish;
@@ -408,13 +425,16 @@ int merge_burst(const struct merge_request *req, uint8_t *out_y, uint8_t *out_cb
                                 blend_tile(req, p, cw, ch, tx / 2, ty >> cshift_y, TILE / 2, TILE >> cshift_y,
                                            cdisp, weights, cell_weights, 0, 0, window_1d, &acc[p]);
                 }
+                /* No later tile reaches above the next tile row's top. */
+                r = resolve_rows(req, &acc[0], j + 1 < ny ? (unsigned) ys[j + 1] : h, out_y);
+                if (r >= 0)
+                        r = resolve_rows(req, &acc[1], j + 1 < ny ? (unsigned) ys[j + 1] >> cshift_y : ch, out_cb);
+                if (r >= 0)
+                        r = resolve_rows(req, &acc[2], j + 1 < ny ? (unsigned) ys[j + 1] >> cshift_y : ch, out_cr);
+                if (r < 0)
+                        goto finish;
         }
 #undef FIELD
-        r = resolve(req, &acc[0], (size_t) w * h, out_y);
-        if (r >= 0)
-                r = resolve(req, &acc[1], (size_t) cw * ch, out_cb);
-        if (r >= 0)
-                r = resolve(req, &acc[2], (size_t) cw * ch, out_cr);
 finish:
         for (unsigned f = 0; f < n; f++)
                 merge_pyramid_done(&pyr[f]);

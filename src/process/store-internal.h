@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* Shared between store.c (open, create, load, remove) and store-scan.c (the start-up scan);
- * not for use outside the image store. */
+/* What store.c (open, create, load, remove) gives store-scan.c (the start-up scan), which
+ * store.c does not call back into; not for use outside the image store. */
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -17,9 +17,6 @@ struct image_store {
         int dir_fd; /* <state_dir>/images/<uid> */
         char *path;
 };
-
-/* Sets the mode of fd (opened with O_NOFOLLOW) to mode if it differs; failing is logged. */
-void store_make_private(int fd, mode_t mode, const char *what);
 
 /* Removes a folder's contents and the folder; depth-limited, never follows symlinks. */
 int store_remove_tree_at(int dir_fd, const char *name, unsigned depth);

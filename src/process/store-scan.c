@@ -5,35 +5,41 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "process/store-internal.h"
 #include "shared/fd-util.h"
 #include "shared/id.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "shared/private-dir.h"
 
-/* Tightens what the scan opened itself with O_NOFOLLOW (so fd is the entry, never a
- * symlink's target) to the store's modes: folders 0700, files 0600. Folders made by older
- * versions or by hand may be wider. The daemon owns them; failing is only logged. */
-void store_make_private(int fd, mode_t mode, const char *what) {
-        struct stat st;
-
-        if (fstat(fd, &st) < 0 || (st.st_mode & 07777) == mode)
-                return;
-        if (fchmod(fd, mode) < 0)
-                log_warning_errno(errno, "store: cannot set the mode of %s to %04o: %m", what, (unsigned) mode);
-}
-
-/* store_make_private() for every regular file in the folder dir_fd. */
-static void make_files_private(int dir_fd, const char *path) {
-        _cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
-        struct dirent *de;
+/* A DIR over the folder dir_fd from its first entry, on a duplicate (dir_fd stays the
+ * caller's); NULL with errno set on failure. */
+static DIR *opendir_at_start(int dir_fd) {
+        int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
         DIR *d;
 
-        if (fd < 0 || !(d = fdopendir(fd)))
-                return;
-        fd = -1;
+        if (fd < 0)
+                return NULL;
+        d = fdopendir(fd);
+        if (!d) {
+                int saved = errno;
+                close(fd);
+                errno = saved;
+                return NULL;
+        }
         rewinddir(d);
+        return d;
+}
+
+/* fd_make_private() for every regular file in the folder dir_fd. */
+static void make_files_private(int dir_fd, const char *path) {
+        struct dirent *de;
+        DIR *d = opendir_at_start(dir_fd);
+
+        if (!d)
+                return;
         while ((de = readdir(d))) {
                 _cleanup_close_ int file_fd = -1;
                 struct stat st;
@@ -47,7 +53,7 @@ static void make_files_private(int dir_fd, const char *path) {
                         _cleanup_free_ char *what = NULL;
                         if (asprintf(&what, "%s/%s", path, de->d_name) < 0)
                                 what = NULL;
-                        store_make_private(file_fd, 0600, what ?: de->d_name);
+                        fd_make_private(file_fd, 0600, what ?: de->d_name);
                 }
         }
         closedir(d);
@@ -94,14 +100,11 @@ static void move_aside(struct image_store *s, const char *name) {
 
 /* Removes stale temporary files left inside an image folder by a crash mid-write. */
 static void remove_temp_files(int dir_fd) {
-        _cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
         struct dirent *de;
-        DIR *d;
+        DIR *d = opendir_at_start(dir_fd);
 
-        if (fd < 0 || !(d = fdopendir(fd)))
+        if (!d)
                 return;
-        fd = -1;
-        rewinddir(d);
         while ((de = readdir(d))) {
                 size_t n = strlen(de->d_name), k = strlen(TMP_SUFFIX);
                 if (de->d_name[0] == '.' && n > k && streq(de->d_name + n - k, TMP_SUFFIX))
@@ -121,7 +124,7 @@ static int scan_one(struct image_store *s, const char *name, image_store_scan_fn
         if (fd < 0)
                 return 0; /* vanished or not a folder: handled by the caller's checks */
         remove_temp_files(fd);
-        store_make_private(fd, 0700, name);
+        fd_make_private(fd, 0700, name);
         make_files_private(fd, name);
         r = read_small_file(fd, "record.json", 16 * 1024, &text, &size);
         if (r >= 0)
@@ -146,18 +149,12 @@ static int scan_one(struct image_store *s, const char *name, image_store_scan_fn
 }
 
 int image_store_scan(struct image_store *s, image_store_scan_fn fn, void *userdata) {
-        _cleanup_close_ int fd = fcntl(s->dir_fd, F_DUPFD_CLOEXEC, 3);
         struct dirent *de;
-        DIR *d;
+        DIR *d = opendir_at_start(s->dir_fd);
         int r = 0;
 
-        if (fd < 0)
-                return negative_errno();
-        d = fdopendir(fd);
         if (!d)
                 return negative_errno();
-        fd = -1;
-        rewinddir(d);
         while ((de = readdir(d))) {
                 const char *name = de->d_name;
                 struct stat st;

@@ -9,53 +9,26 @@
 #include "shared/id.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "shared/private-dir.h"
 
 #define DELETE_PREFIX ".del-"
 #define BURST_MAGIC "CAMBRST1"
 #define BURST_HEADER_SIZE 32u
 
-/* mkdir that accepts an existing folder. */
-static int mkdirat_0700(int dir_fd, const char *name) {
-        if (mkdirat(dir_fd, name, 0700) < 0 && errno != EEXIST)
-                return negative_errno();
-        return 0;
-}
-
 int image_store_open(const char *state_dir, uid_t uid, struct image_store **ret) {
-        _cleanup_close_ int state_fd = -1, images_fd = -1;
         struct image_store *s;
-        char uid_name[32];
         int r;
-
-        r = mkdir(state_dir, 0700);
-        if (r < 0 && errno != EEXIST)
-                return log_error_errno(errno, "store: cannot create %s: %m", state_dir);
-        state_fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (state_fd < 0)
-                return log_error_errno(errno, "store: cannot open %s: %m", state_dir);
-        r = mkdirat_0700(state_fd, "images");
-        if (r < 0)
-                return log_error_errno(r, "store: cannot create %s/images: %m", state_dir);
-        images_fd = openat(state_fd, "images", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        if (images_fd < 0)
-                return negative_errno();
-        store_make_private(images_fd, 0700, "images");
-        snprintf(uid_name, sizeof uid_name, "%u", (unsigned) uid);
-        r = mkdirat_0700(images_fd, uid_name);
-        if (r < 0)
-                return r;
 
         s = calloc(1, sizeof *s);
         if (!s)
                 return -ENOMEM;
-        s->dir_fd = openat(images_fd, uid_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        if (s->dir_fd < 0 || asprintf(&s->path, "%s/images/%s", state_dir, uid_name) < 0) {
-                r = s->dir_fd < 0 ? negative_errno() : -ENOMEM;
+        s->dir_fd = open_private_user_dir(state_dir, "images", uid);
+        if (s->dir_fd < 0 || asprintf(&s->path, "%s/images/%u", state_dir, (unsigned) uid) < 0) {
+                r = s->dir_fd < 0 ? s->dir_fd : -ENOMEM;
+                s->path = NULL;
                 image_store_free(s);
                 return r;
         }
-        store_make_private(s->dir_fd, 0700, s->path);
-        (void) fsync(images_fd);
         *ret = s;
         return 0;
 }

@@ -406,7 +406,7 @@ int video_processor_reset(struct video_processor *vp) {
                 if (!e->run) /* a callback may have started one again; leave it be */
                         video_entry_drop_session(e);
         vp->current = NULL;
-        video_processor_set_status(vp, "ready");
+        video_processor_set_status(vp, VIDEO_STATUS_READY);
         return 0;
 }
 

@@ -63,7 +63,7 @@ struct video_processor {
         void *userdata;
         struct video_entry *entries; /* oldest first */
         struct video_entry *current; /* the video that Create/Commit/ReleaseStreams act on */
-        const char *status;
+        enum video_status status;
         char message[512];
         uint64_t run_generation; /* of the newest run started */
 
@@ -81,7 +81,7 @@ uint64_t video_realtime_us(void);
 _printf_(3, 4) int video_fail(struct video_processor *vp, int error, const char *format, ...);
 struct video_entry *video_entry_find(struct video_processor *vp, const char *id);
 int video_entry_save(struct video_processor *vp, struct video_entry *e);
-void video_processor_set_status(struct video_processor *vp, const char *status);
+void video_processor_set_status(struct video_processor *vp, enum video_status status);
 void video_processor_pending_changed(struct video_processor *vp);
 void video_entry_drop_output(struct video_entry *e);
 void video_entry_drop_session(struct video_entry *e);

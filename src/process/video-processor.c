@@ -20,6 +20,7 @@
 #include "shared/log.h"
 #include "shared/mailbox.h"
 #include "shared/macro.h"
+#include "shared/private-dir.h"
 
 struct progress_letter {
         struct video_processor *vp;
@@ -29,25 +30,6 @@ struct progress_letter {
         uint64_t timestamp_us;
 };
 
-static const char *const state_names[_VIDEO_STATE_MAX] = {
-        [VIDEO_STATE_PENDING] = "pending",
-        [VIDEO_STATE_RUNNING] = "running",
-        [VIDEO_STATE_DONE] = "done",
-        [VIDEO_STATE_ERROR] = "error",
-};
-
-const char *video_state_to_string(enum video_state s) {
-        return s >= 0 && s < _VIDEO_STATE_MAX ? state_names[s] : NULL;
-}
-
-const char *video_stream_type_to_string(enum video_stream_type t) {
-        static const char *const names[_VIDEO_STREAM_TYPE_MAX] = {
-                [VIDEO_STREAM_VIDEO] = "video",
-                [VIDEO_STREAM_METADATA] = "metadata",
-                [VIDEO_STREAM_MAKER] = "maker",
-        };
-        return t >= 0 && t < _VIDEO_STREAM_TYPE_MAX ? names[t] : NULL;
-}
 
 uint64_t video_realtime_us(void) {
         struct timespec ts;
@@ -91,8 +73,8 @@ int video_entry_save(struct video_processor *vp, struct video_entry *e) {
         return r;
 }
 
-void video_processor_set_status(struct video_processor *vp, const char *status) {
-        if (streq(vp->status, status))
+void video_processor_set_status(struct video_processor *vp, enum video_status status) {
+        if (vp->status == status)
                 return;
         vp->status = status;
         if (vp->cb.status)
@@ -206,7 +188,7 @@ static void apply_run_result(struct video_processor *vp, struct video_entry *e, 
                 log_info("Video %s done: %u frames, %" PRIu64 " bytes in %.2f s", e->rec.id,
                          info.frames, info.size, res.elapsed_us / 1e6);
                 if (callbacks) {
-                        video_processor_set_status(vp, "ready");
+                        video_processor_set_status(vp, VIDEO_STATUS_READY);
                         if (vp->cb.done)
                                 vp->cb.done(vp, e->rec.id, &info, vp->userdata);
                         video_processor_pending_changed(vp);
@@ -223,7 +205,7 @@ static void apply_run_result(struct video_processor *vp, struct video_entry *e, 
                 log_warning("Video %s failed at frame %u: %s", e->rec.id, res.next_frame, res.message);
                 if (callbacks) {
                         if (res.error == -ENOSPC || res.error == -EDQUOT)
-                                video_processor_set_status(vp, "space-limit-reached");
+                                video_processor_set_status(vp, VIDEO_STATUS_SPACE_LIMIT_REACHED);
                         if (vp->cb.error)
                                 vp->cb.error(vp, e->rec.id, res.code, res.message, vp->userdata);
                 }
@@ -237,7 +219,7 @@ static void apply_run_result(struct video_processor *vp, struct video_entry *e, 
                 char msg[128];
                 snprintf(msg, sizeof msg, "processing was interrupted at frame %u; resume from %" PRIu64 " µs",
                          res.next_frame, video_frame_time_us(e->rec.rate, e->rec.scale, res.next_frame));
-                vp->cb.error(vp, e->rec.id, "abort", msg, vp->userdata);
+                vp->cb.error(vp, e->rec.id, VIDEO_ERROR_ABORT, msg, vp->userdata);
         }
 }
 
@@ -372,73 +354,6 @@ void video_processor_stop_all(struct video_processor *vp, enum pool_cancel reaso
 
 /* ---- construction ---- */
 
-static int mkdir_p(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                                return negative_errno();
-                        *s = '/';
-                }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return negative_errno();
-        return 0;
-}
-
-/* Creates (0700) and opens the folder name under dir_fd without following a symlink: a
- * symlink gives -ELOOP, anything else not a folder -ENOTDIR, so records are never read,
- * written or deleted outside the state dir. An existing folder is tightened to 0700. */
-static int open_private_dir_at(int dir_fd, const char *name) {
-        struct stat st;
-        int fd;
-
-        if (mkdirat(dir_fd, name, 0700) < 0 && errno != EEXIST)
-                return negative_errno();
-        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
-                int r = negative_errno();
-                /* O_DIRECTORY wins over O_NOFOLLOW: a symlink gives ENOTDIR; say which. */
-                if (r == -ENOTDIR && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISLNK(st.st_mode))
-                        r = -ELOOP;
-                return r;
-        }
-        if (fstat(fd, &st) >= 0 && (st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
-                log_debug_errno(errno, "Cannot make folder %s private: %m", name);
-        return fd;
-}
-
-static const char *refusal(int r) {
-        return r == -ELOOP ? " (a symbolic link; refusing to follow it)" :
-               r == -ENOTDIR ? " (not a folder)" : "";
-}
-
-/* <state_dir>/videos/<uid>: the state dir itself is the administrator's choice and may be
- * reached through symlinks; the two levels below are ours and never are. */
-static int open_video_dir(const char *state_dir, uid_t uid, const char *path) {
-        _cleanup_close_ int state_fd = -1, videos_fd = -1;
-        char uid_name[32];
-        int fd, r;
-
-        r = mkdir_p(state_dir, 0700);
-        if (r < 0)
-                return log_error_errno(r, "Cannot create %s: %m", state_dir);
-        state_fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (state_fd < 0)
-                return log_error_errno(errno, "Cannot open %s: %m", state_dir);
-        videos_fd = open_private_dir_at(state_fd, "videos");
-        if (videos_fd < 0)
-                return log_error_errno(videos_fd, "Cannot use %s/videos%s: %m", state_dir, refusal(videos_fd));
-        snprintf(uid_name, sizeof uid_name, "%u", (unsigned) uid);
-        fd = open_private_dir_at(videos_fd, uid_name);
-        if (fd < 0)
-                return log_error_errno(fd, "Cannot use %s%s: %m", path, refusal(fd));
-        return fd;
-}
-
 static int compare_records(const void *a, const void *b) {
         const struct video_record *x = a, *y = b;
         if (x->created_us != y->created_us)
@@ -465,7 +380,7 @@ int video_processor_new(const char *state_dir, uid_t uid, struct worker_pool *po
         vp->uid = uid;
         vp->dir_fd = -1;
         vp->mailbox = mailbox;
-        vp->status = "ready";
+        vp->status = VIDEO_STATUS_READY;
         if (callbacks)
                 vp->cb = *callbacks;
         vp->userdata = userdata;
@@ -474,7 +389,7 @@ int video_processor_new(const char *state_dir, uid_t uid, struct worker_pool *po
                 r = -ENOMEM;
                 goto fail;
         }
-        vp->dir_fd = open_video_dir(state_dir, uid, vp->dir_path);
+        vp->dir_fd = open_private_user_dir(state_dir, "videos", uid);
         if (vp->dir_fd < 0) {
                 r = vp->dir_fd;
                 goto fail;
@@ -528,7 +443,7 @@ const char *video_processor_message(struct video_processor *vp) {
         return vp->message;
 }
 
-const char *video_processor_status(struct video_processor *vp) {
+enum video_status video_processor_status(struct video_processor *vp) {
         return vp->status;
 }
 

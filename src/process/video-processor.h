@@ -42,30 +42,13 @@
 /* Prepared videos of one uid that may hold files open at once (see prepare()). */
 #define VIDEO_PREPARED_MAX 32u
 
+#include "process/video-state.h"
+
 struct video_processor;
 struct worker_pool;
 struct mailbox;
 
-enum video_state {
-        VIDEO_STATE_PENDING,  /* recorded or prepared, not running, not done (also after Interrupt,
-                                 and while a started run still waits in the pool's queue) */
-        VIDEO_STATE_RUNNING,  /* GetVideoInfo: once its first frame job has started */
-        VIDEO_STATE_DONE,     /* its input and output are closed: process again only after prepare() */
-        VIDEO_STATE_ERROR,    /* the last run failed; process() may be called again, so its input
-                                 and output stay open (until reset(), remove() or done) */
-        _VIDEO_STATE_MAX,
-};
-const char *video_state_to_string(enum video_state s); /* "pending", "running", "done", "error" */
-
-enum video_stream_type {
-        VIDEO_STREAM_VIDEO,
-        VIDEO_STREAM_METADATA,
-        VIDEO_STREAM_MAKER,
-        _VIDEO_STREAM_TYPE_MAX,
-};
-const char *video_stream_type_to_string(enum video_stream_type t); /* "video", "metadata", "maker" */
-
-/* One stream of a prepared AVI, as API.md's Prepare returns it. */
+/* One stream of a prepared AVI, as Prepare returns it (dbus/org.camerad.Camera1.VideoProcessSession.xml). */
 struct video_stream_info {
         int id;                     /* stream number in the AVI, 0-based */
         enum video_stream_type type;
@@ -120,12 +103,10 @@ struct video_processor_callbacks {
         /* Processing finished: the output is complete and playable. */
         void (*done)(struct video_processor *vp, const char *id, const struct video_done_info *info,
                      void *userdata);
-        /* code: "abort" (Interrupt/Reset), "process" (bad frame data), "abnormal" (I/O or
-         * internal failure), "invalid-id"; message is a sentence for logs. */
-        void (*error)(struct video_processor *vp, const char *id, const char *code,
+        /* message is a sentence for logs. */
+        void (*error)(struct video_processor *vp, const char *id, enum video_error code,
                       const char *message, void *userdata);
-        /* "ready", "space-limit-reached" (ENOSPC/EDQUOT writing an output). */
-        void (*status)(struct video_processor *vp, const char *status, void *userdata);
+        void (*status)(struct video_processor *vp, enum video_status status, void *userdata);
         /* timestamp (µs) of the last frame written; at most ~4 per second per video. */
         void (*progress)(struct video_processor *vp, const char *id, uint64_t timestamp_us,
                          void *userdata);
@@ -216,7 +197,7 @@ int video_processor_add_recorded(struct video_processor *vp, const char *id,
                                  const struct video_recorded *rec);
 
 /* "ready" or "space-limit-reached". */
-const char *video_processor_status(struct video_processor *vp);
+enum video_status video_processor_status(struct video_processor *vp);
 
 /* Number of videos running now. */
 unsigned video_processor_running_count(struct video_processor *vp);

@@ -53,13 +53,27 @@ static int get_uint(const cJSON *root, const char *key, uint64_t max, uint64_t *
         return 0;
 }
 
+/* get_uint(), where a missing optional field is 0 and a missing required one an error. */
+static int get_uint_field(const cJSON *root, const char *key, uint64_t max, bool required,
+                          uint64_t *ret, char *message, size_t size) {
+        int r = get_uint(root, key, max, ret, message, size);
+
+        if (r == -ENOENT && !required) {
+                *ret = 0;
+                return 0;
+        }
+        if (r == -ENOENT)
+                return parse_fail(message, size, "\"%s\" is missing", key);
+        return r;
+}
+
 int video_record_parse(const char *json, size_t len, struct video_record *ret, char *message,
                        size_t message_size) {
         _cleanup_free_ char *text = NULL;
         struct video_record rec = {};
+        uint64_t created, width, height, rate, scale, frames, next_frame, n;
         const cJSON *v;
         cJSON *root;
-        uint64_t n;
         int r = 0;
 
         if (len > RECORD_MAX_SIZE)
@@ -108,25 +122,22 @@ int video_record_parse(const char *json, size_t len, struct video_record *ret, c
         }
         rec.recorded = cJSON_IsTrue(v);
 
-#define UINT_FIELD(key, max, dst, required)                                              \
-        do {                                                                              \
-                r = get_uint(root, key, max, &n, message, message_size);                  \
-                if (r == -ENOENT && !(required))                                           \
-                        n = 0, r = 0;                                                      \
-                else if (r == -ENOENT)                                                     \
-                        r = parse_fail(message, message_size, "\"%s\" is missing", key);        \
-                if (r < 0)                                                                 \
-                        goto out;                                                          \
-                dst = n;                                                                   \
-        } while (0)
-
-        UINT_FIELD("created", UINT64_C(1) << 62, rec.created_us, true);
-        UINT_FIELD("width", 16384, rec.width, false);
-        UINT_FIELD("height", 16384, rec.height, false);
-        UINT_FIELD("rate", UINT32_MAX, rec.rate, false);
-        UINT_FIELD("scale", UINT32_MAX, rec.scale, false);
-        UINT_FIELD("frames", UINT32_MAX, rec.frames, false);
-        UINT_FIELD("next_frame", UINT32_MAX, rec.next_frame, false);
+        /* Fields are checked in this order, so the message names the first bad one. */
+        if ((r = get_uint_field(root, "created", UINT64_C(1) << 62, true, &created, message, message_size)) < 0 ||
+            (r = get_uint_field(root, "width", 16384, false, &width, message, message_size)) < 0 ||
+            (r = get_uint_field(root, "height", 16384, false, &height, message, message_size)) < 0 ||
+            (r = get_uint_field(root, "rate", UINT32_MAX, false, &rate, message, message_size)) < 0 ||
+            (r = get_uint_field(root, "scale", UINT32_MAX, false, &scale, message, message_size)) < 0 ||
+            (r = get_uint_field(root, "frames", UINT32_MAX, false, &frames, message, message_size)) < 0 ||
+            (r = get_uint_field(root, "next_frame", UINT32_MAX, false, &next_frame, message, message_size)) < 0)
+                goto out;
+        rec.created_us = created;
+        rec.width = (unsigned) width;
+        rec.height = (unsigned) height;
+        rec.rate = (uint32_t) rate;
+        rec.scale = (uint32_t) scale;
+        rec.frames = (uint32_t) frames;
+        rec.next_frame = (uint32_t) next_frame;
         if ((rec.rate == 0) != (rec.scale == 0)) {
                 r = parse_fail(message, message_size, "\"rate\" and \"scale\" must both be 0 or both be set");
                 goto out;
@@ -139,7 +150,10 @@ int video_record_parse(const char *json, size_t len, struct video_record *ret, c
 
         v = get(root, "output_start");
         if (v && !cJSON_IsNull(v)) {
-                UINT_FIELD("output_start", UINT32_MAX, rec.output_start, true);
+                r = get_uint_field(root, "output_start", UINT32_MAX, true, &n, message, message_size);
+                if (r < 0)
+                        goto out;
+                rec.output_start = n;
                 if (rec.output_start > rec.next_frame) {
                         r = parse_fail(message, message_size, "\"output_start\" %u is past \"next_frame\" %u",
                                  rec.output_start, rec.next_frame);
@@ -147,7 +161,6 @@ int video_record_parse(const char *json, size_t len, struct video_record *ret, c
                 }
                 rec.has_output = true;
         }
-#undef UINT_FIELD
 
         v = get(root, "error");
         if (v && !cJSON_IsNull(v)) {

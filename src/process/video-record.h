@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "process/video-processor.h"
+#include "process/video-state.h"
 
 /* The on-disk record of one video id: <state_dir>/videos/<uid>/<id>.json, written
  * atomically (temp file "<id>.json~", fsync, rename, fsync of the folder). '~' cannot occur

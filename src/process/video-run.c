@@ -70,7 +70,7 @@ struct video_run {
         atomic_bool started;  /* a frame job has begun work (read without the lock) */
         enum pool_cancel stop_reason;
         int error;
-        const char *error_code;
+        enum video_error error_code;
         char message[256];
         uint64_t started_us, elapsed_us, last_progress_us;
 };
@@ -86,7 +86,7 @@ static uint64_t now_us(void) {
  * failure (frame NO_FRAME: the output or the pool) stops at once. */
 #define NO_FRAME UINT32_MAX
 _printf_(5, 6)
-static void run_fail_locked(struct video_run *run, uint32_t frame, int error, const char *code,
+static void run_fail_locked(struct video_run *run, uint32_t frame, int error, enum video_error code,
                             const char *format, ...) {
         va_list ap;
 
@@ -121,7 +121,7 @@ static const struct pool_job_ops slot_job_ops = {
 static int submit_locked(struct video_run *run, struct frame_slot *s) {
         int r = pool_submit(run->pool, &slot_job_ops, s, POOL_PRIORITY_BACKGROUND, run->order, 0, NULL);
         if (r < 0)
-                run_fail_locked(run, NO_FRAME, r, "abnormal", "cannot queue frame %u: %s", s->frame, strerror(-r));
+                run_fail_locked(run, NO_FRAME, r, VIDEO_ERROR_ABNORMAL, "cannot queue frame %u: %s", s->frame, strerror(-r));
         return r;
 }
 
@@ -161,7 +161,7 @@ static int slot_decode(struct video_run *run, struct frame_slot *s) {
         pthread_mutex_unlock(&run->read_lock);
         if (r < 0) {
                 pthread_mutex_lock(&run->lock);
-                run_fail_locked(run, s->frame, r, r == -EBADMSG || r == -ERANGE ? "process" : "abnormal",
+                run_fail_locked(run, s->frame, r, r == -EBADMSG || r == -ERANGE ? VIDEO_ERROR_PROCESS : VIDEO_ERROR_ABNORMAL,
                                 "cannot read input frame %u: %s", s->frame, reason[0] ? reason : strerror(-r));
                 pthread_mutex_unlock(&run->lock);
                 return r;
@@ -174,12 +174,12 @@ static int slot_decode(struct video_run *run, struct frame_slot *s) {
         if (r < 0) {
                 pthread_mutex_lock(&run->lock);
                 if (r == -ENOMEM)
-                        run_fail_locked(run, s->frame, r, "abnormal", "out of memory decoding frame %u", s->frame);
+                        run_fail_locked(run, s->frame, r, VIDEO_ERROR_ABNORMAL, "out of memory decoding frame %u", s->frame);
                 else if (r == -EBADMSG && s->image.width && s->image.width != run->width)
-                        run_fail_locked(run, s->frame, r, "process", "input frame %u is %ux%u, the video is %ux%u",
+                        run_fail_locked(run, s->frame, r, VIDEO_ERROR_PROCESS, "input frame %u is %ux%u, the video is %ux%u",
                                         s->frame, s->image.width, s->image.height, run->width, run->height);
                 else
-                        run_fail_locked(run, s->frame, r, "process", "input frame %u is not a decodable JPEG: %s",
+                        run_fail_locked(run, s->frame, r, VIDEO_ERROR_PROCESS, "input frame %u is not a decodable JPEG: %s",
                                         s->frame, jpeg_decoder_error(s->decoder));
                 pthread_mutex_unlock(&run->lock);
                 return r;
@@ -212,7 +212,7 @@ static int slot_encode(struct video_run *run, struct frame_slot *s) {
                 return 0;
 fail:
         pthread_mutex_lock(&run->lock);
-        run_fail_locked(run, s->frame, r, "abnormal", "cannot encode frame %u: %s", s->frame,
+        run_fail_locked(run, s->frame, r, VIDEO_ERROR_ABNORMAL, "cannot encode frame %u: %s", s->frame,
                         r == -ENOMEM ? "out of memory" : jpeg_encoder_error(s->encoder));
         pthread_mutex_unlock(&run->lock);
         return r;
@@ -263,7 +263,7 @@ static void pump_locked(struct video_run *run) {
                         pthread_mutex_lock(&run->lock);
                         run->blending = false;
                         if (r < 0) {
-                                run_fail_locked(run, s->frame, r, r == -ENOMEM ? "abnormal" : "process",
+                                run_fail_locked(run, s->frame, r, r == -ENOMEM ? VIDEO_ERROR_ABNORMAL : VIDEO_ERROR_PROCESS,
                                                 "input frame %u changes the picture format (subsampling or size)",
                                                 s->frame);
                                 continue; /* frames before it may still be waiting to be written */
@@ -300,7 +300,7 @@ static void pump_locked(struct video_run *run) {
                         pthread_mutex_lock(&run->lock);
                         run->writing = false;
                         if (r < 0) {
-                                run_fail_locked(run, NO_FRAME, r, "abnormal", "cannot write output frame %u: %s",
+                                run_fail_locked(run, NO_FRAME, r, VIDEO_ERROR_ABNORMAL, "cannot write output frame %u: %s",
                                                 s->frame, strerror(-r));
                                 return;
                         }
@@ -348,7 +348,7 @@ static void run_finalize(struct video_run *run) {
 
         pthread_mutex_lock(&run->lock);
         if (r < 0)
-                run_fail_locked(run, NO_FRAME, r, "abnormal", "cannot finish the output file: %s", strerror(-r));
+                run_fail_locked(run, NO_FRAME, r, VIDEO_ERROR_ABNORMAL, "cannot finish the output file: %s", strerror(-r));
         run->elapsed_us = now_us() - run->started_us;
         pthread_mutex_unlock(&run->lock);
         run->ended(run, run->userdata);
@@ -381,7 +381,7 @@ static void slot_job_done(struct pool_job *job, void *userdata, int result, enum
                 if (!run->stop && run->next_write < run->limit)
                         /* Nothing in flight yet frames left: never expected; fail loudly
                          * rather than hang. */
-                        run_fail_locked(run, NO_FRAME, -EIO, "abnormal", "the pipeline stalled at frame %u",
+                        run_fail_locked(run, NO_FRAME, -EIO, VIDEO_ERROR_ABNORMAL, "the pipeline stalled at frame %u",
                                         run->next_write);
         }
         pthread_mutex_unlock(&run->lock);
@@ -476,7 +476,10 @@ int video_run_start(const struct video_run_params *p, struct video_run **ret) {
         }
         run->next_decode = run->next_blend = run->next_write = p->first;
         run->limit = p->end;
-        run->started_us = run->last_progress_us = now_us();
+        run->started_us = now_us();
+        /* The first frame written is reported at once (a client sees the run has begun and
+         * gets a resume point early), then at most every PROGRESS_INTERVAL_US. */
+        run->last_progress_us = run->started_us - PROGRESS_INTERVAL_US;
 
         pthread_mutex_lock(&run->lock);
         for (unsigned i = 0; i < run->window && run->next_decode < run->end; i++)
@@ -497,7 +500,7 @@ void video_run_get_result(struct video_run *run, struct video_run_result *ret) {
         pthread_mutex_lock(&run->lock);
         *ret = (struct video_run_result) {
                 .error = run->error,
-                .code = run->error ? run->error_code : NULL,
+                .code = run->error_code,
                 .message = run->error ? run->message : "",
                 .stopped = run->error ? POOL_CANCEL_NONE : run->stop ? run->stop_reason : POOL_CANCEL_NONE,
                 .next_frame = run->next_write,

@@ -56,7 +56,7 @@ void video_run_stop(struct video_run *run, enum pool_cancel reason);
 
 struct video_run_result {
         int error;              /* 0, or the first failure (negative errno) */
-        const char *code;       /* for error: "process" or "abnormal"; NULL otherwise */
+        enum video_error code;  /* for error: PROCESS or ABNORMAL */
         const char *message;    /* sentence for error, "" otherwise; valid while run lives */
         enum pool_cancel stopped; /* why it stopped early (NONE if it ran to the end or failed) */
         uint32_t next_frame;    /* first input frame not in the output */

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""ImageProcessSession over the bus: every member of API.md's table, bad inputs,
+"""ImageProcessSession over the bus: every member of dbus/org.camerad.Camera1.ImageProcessSession.xml, bad inputs,
 cross-user access (uid 65534 via setpriv, polkit mock allow/deny), signals seen by a
 listening client, quota, mode changes under load, and pending images across restarts."""
 
@@ -201,7 +201,7 @@ class ImageProcessTest(camerad_test.CameradTestCase):
         elapsed = time.monotonic() - t0
         print(f'Interrupt returned after {elapsed * 1000:.1f} ms')
         self.assertEqual(self.prop('RunningCount'), 0)
-        # API.md: 100 ms; the bound leaves room for a loaded CI machine and sanitizers.
+        # The README: 100 ms; the bound leaves room for a loaded CI machine and sanitizers.
         self.assertLess(elapsed, 5.0 if self.daemon.valgrind else 1.0,
                         'Interrupt took too long')
         pending = [str(i) for i in self.ips.GetPendingImages()]

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Every row of API.md's Session table, with the named errors and codes; camera
+"""Every row of the Session table (README, dbus/org.camerad.Camera1.Session.xml), with the named errors and codes; camera
 exclusivity (Conflict); profile validation of CreateOutput; the Error signal when the
 camera fails while running."""
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """VideoProcessSession over the bus: the Prepare → CreateStreams → CommitStreams →
-ProcessVideo flow and every member of API.md's table, out-of-order calls, bad fds, bad
+ProcessVideo flow and every member of dbus/org.camerad.Camera1.VideoProcessSession.xml, out-of-order calls, bad fds, bad
 modeSetting JSON, unknown ids, Interrupt/resume, Reset, cross-user access and signals."""
 
 import os

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Error names, codes, messages and the errno map of API.md's error table. */
+/* Error names, codes, messages and the errno map of the contract's error table (README, "Errors"). */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The Session state table and output rules of API.md, checked without a bus. */
+/* The Session state table and output rules of the contract (README, "Session"), checked without a bus. */
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@
 enum { OK = 0, NOOP = 1 };
 #define REFUSED(err) (100 + (err))
 
-/* Expected outcome of each op in each state (API.md's Session table). */
+/* Expected outcome of each op in each state (the README's Session table). */
 static const int expected[_SESSION_STATE_MAX][_SESSION_OP_MAX] = {
         [SESSION_STATE_IDLE] = {
                 [SESSION_OP_BEGIN_CONFIG] = OK,

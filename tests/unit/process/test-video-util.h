@@ -161,19 +161,19 @@ static inline void vt_on_done(struct video_processor *vp, const char *id,
         ev->last_done = *info;
 }
 
-static inline void vt_on_error(struct video_processor *vp, const char *id, const char *code,
+static inline void vt_on_error(struct video_processor *vp, const char *id, enum video_error code,
                                const char *message, void *userdata) {
         struct vt_events *ev = userdata;
         ev->errors++;
         snprintf(ev->last_error_id, sizeof ev->last_error_id, "%s", id);
-        snprintf(ev->last_error_code, sizeof ev->last_error_code, "%s", code);
+        snprintf(ev->last_error_code, sizeof ev->last_error_code, "%s", video_error_to_string(code));
         snprintf(ev->last_error_message, sizeof ev->last_error_message, "%s", message);
 }
 
-static inline void vt_on_status(struct video_processor *vp, const char *status, void *userdata) {
+static inline void vt_on_status(struct video_processor *vp, enum video_status status, void *userdata) {
         struct vt_events *ev = userdata;
         ev->status++;
-        snprintf(ev->last_status, sizeof ev->last_status, "%s", status);
+        snprintf(ev->last_status, sizeof ev->last_status, "%s", video_status_to_string(status));
 }
 
 static inline void vt_on_progress(struct video_processor *vp, const char *id, uint64_t ts, void *userdata) {
