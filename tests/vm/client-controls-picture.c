@@ -113,7 +113,7 @@ int bus_check_controls_picture(const char *devnode, const char *camera, char *de
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ unsigned char *dark = NULL, *bright = NULL, *flat = NULL, *normal = NULL,
                                      *grey = NULL, *turned = NULL;
-        struct test_session s = {};
+        struct test_session s = { .stream_fd = -1 };
         const struct y4m_reader *y = &s.y4m;
         double d_dark, d_bright, sd_flat, sd_normal, c_grey, c_normal, c_turned;
         int r;
@@ -167,7 +167,7 @@ int bus_check_controls_flip(const char *devnode, const char *camera, char *detai
                                     stacked = { "test-pattern", "Horizontal 100% Colorbar" };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ unsigned char *plain = NULL, *mirrored = NULL, *upright = NULL, *upside = NULL;
-        struct test_session s = {};
+        struct test_session s = { .stream_fd = -1 };
         const struct y4m_reader *y = &s.y4m;
         double h_same, h_mirror, v_same, v_mirror;
         unsigned row, column;

@@ -90,7 +90,7 @@ static int expect_inactive(sd_bus *bus, const char *devnode, const char *camera,
 int bus_check_controls_autogain(const char *devnode, const char *camera, char *detail, size_t size) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        struct test_session s = {};
+        struct test_session s = { .stream_fd = -1 };
         const struct control_setting auto_on = { "gain-automatic", "true" }, gain = { "gain", "50" };
         const struct control_setting manual[] = { { "gain-automatic", "false" }, { "gain", "50" } };
         char refused[256] = "";
@@ -152,7 +152,7 @@ int bus_check_controls_invalid(const char *devnode, const char *camera, char *de
         };
         static const char *const watched[] = { "brightness", "contrast", "saturation", "hue", "horizontal-flip" };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        struct test_session s = {};
+        struct test_session s = { .stream_fd = -1 };
         int64_t before[ELEMENTSOF(watched)];
         int r;
 
@@ -199,7 +199,7 @@ int bus_set_controls(const char *camera, char **args, int n, char *detail, size_
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_free_ struct control_setting *set = calloc((size_t) n, sizeof *set);
-        struct test_session s = {};
+        struct test_session s = { .stream_fd = -1 };
         int r;
 
         if (!set)
