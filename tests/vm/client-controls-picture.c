@@ -99,7 +99,6 @@ static double line_difference(const struct y4m_reader *y, const unsigned char *a
         return sum / n;
 }
 
-/* Detail for a SetControls that should have been refused with InvalidArgument. */
 /* Sets one control over D-Bus (checked against the kernel) and returns a fresh frame. */
 static int frame_with(struct test_session *s, const char *devnode, const char *name, const char *value,
                       unsigned char **ret, char *detail, size_t size) {
@@ -161,7 +160,7 @@ done:
 }
 
 int bus_check_controls_flip(const char *devnode, const char *camera, char *detail, size_t size) {
-        /* vivid's text overlay is drawn after the flip: turned off so whole lines compare. */
+        /* vivid's text overlay is turned off so that only the test pattern is compared. */
         static const struct control_setting no_text = { "osd-text-mode", "None" }, text = { "osd-text-mode", "All" };
         static const struct control_setting bars = { "test-pattern", "75% Colorbar" },
                                     stacked = { "test-pattern", "Horizontal 100% Colorbar" };
