@@ -21,6 +21,9 @@ packages=(
         valgrind clang libclang-rt-14-dev
         # the vivid kernel test
         qemu-system-x86 busybox-static cpio xz-utils zstd kmod
+        # building v4l2loopback (apt-get download'ed source and headers) for its kernel:
+        # gcc-12 as the headers name it, and what the linux-kbuild tools link against
+        make gcc-12 libelf1 libssl3
 )
 
 missing=()

@@ -10,9 +10,10 @@
 /* Waits up to 20 s for a camera whose Id starts with id_prefix; detail = its object path. */
 int bus_find_camera(const char *id_prefix, char *detail, size_t size);
 
-/* Camera.Formats holds every discrete YUYV and NV12 size devnode enumerates, with the
- * kernel's best frame rate, and no YUYV/NV12 size the kernel does not offer. */
-int bus_check_formats(const char *devnode, const char *camera, char *detail, size_t size);
+/* Camera.Formats holds every discrete size devnode enumerates for the fourccs (a comma list,
+ * e.g. "YUYV,NV12"), with the kernel's best frame rate, and no size of those the kernel lacks. */
+int bus_check_formats(const char *devnode, const char *camera, const char *fourccs, char *detail,
+                      size_t size);
 
 /* Waits up to `seconds` for camera to leave Manager.Cameras and its object to vanish
  * (hot-unplug). */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Camera.Formats against what the kernel itself enumerates for YUYV and NV12. */
+/* Camera.Formats against what the kernel itself enumerates for the fourccs asked (YUYV and
+ * NV12 unless told). */
 
 #include <errno.h>
 #include <math.h>
@@ -56,21 +57,34 @@ static const struct listed_format *find_listed(const struct listed_format *l, si
         return NULL;
 }
 
-int bus_check_formats(const char *devnode, const char *camera, char *detail, size_t size) {
-        static const char *const fourccs[] = { "YUYV", "NV12" };
+static bool fourcc_asked(const char *list, const char *fourcc) {
+        for (const char *p = list; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+                size_t n = strcspn(p, ",");
+
+                if (n == strlen(fourcc) && strncmp(p, fourcc, n) == 0)
+                        return true;
+        }
+        return false;
+}
+
+int bus_check_formats(const char *devnode, const char *camera, const char *fourccs, char *detail,
+                      size_t size) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ struct native_format *kernel = NULL;
         _cleanup_free_ struct listed_format *listed = NULL;
         size_t n_kernel = 0, n_listed = 0;
         int r;
 
-        for (size_t i = 0; i < ELEMENTSOF(fourccs); i++) {
-                r = v4l2_native_formats(devnode, fourcc_from_string(fourccs[i]), &kernel, &n_kernel);
+        for (const char *p = fourccs; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+                char one[5] = "";
+
+                memcpy(one, p, MIN(strcspn(p, ","), (size_t) 4));
+                r = v4l2_native_formats(devnode, fourcc_from_string(one), &kernel, &n_kernel);
                 if (r < 0)
                         return report_bus_error(detail, size, devnode, NULL, r);
         }
         if (n_kernel == 0) {
-                snprintf(detail, size, "%s enumerates no discrete YUYV or NV12 sizes", devnode);
+                snprintf(detail, size, "%s enumerates no discrete %s sizes", devnode, fourccs);
                 return -ENOENT;
         }
         r = sd_bus_open_system(&bus);
@@ -100,12 +114,12 @@ int bus_check_formats(const char *devnode, const char *camera, char *detail, siz
                         return -EINVAL;
                 }
         }
-        /* ...and no YUYV/NV12 size is listed that the kernel does not offer. */
+        /* ...and no size of those fourccs is listed that the kernel does not offer. */
         for (size_t i = 0; i < n_listed; i++) {
                 const struct listed_format *l = &listed[i];
                 bool offered = false;
 
-                if (!streq(l->fourcc, "YUYV") && !streq(l->fourcc, "NV12"))
+                if (!fourcc_asked(fourccs, l->fourcc))
                         continue;
                 for (size_t j = 0; j < n_kernel; j++)
                         offered = offered || (kernel[j].fourcc == fourcc_from_string(l->fourcc) &&
@@ -116,7 +130,7 @@ int bus_check_formats(const char *devnode, const char *camera, char *detail, siz
                         return -EINVAL;
                 }
         }
-        snprintf(detail, size, "all %zu YUYV/NV12 sizes of the kernel listed with their rates (%zu Formats "
-                 "entries)", n_kernel, n_listed);
+        snprintf(detail, size, "all %zu %s sizes of the kernel listed with their rates (%zu Formats entries)",
+                 n_kernel, fourccs, n_listed);
         return 0;
 }

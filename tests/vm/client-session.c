@@ -243,6 +243,7 @@ void test_session_done(struct test_session *s) {
         }
         s->error_slot = sd_bus_slot_unref(s->error_slot);
         s->stream_fd = safe_close(s->stream_fd);
+        y4m_reader_done(&s->y4m);
         free(s->path);
         free(s->preview);
         free(s->video);

@@ -50,6 +50,12 @@ static int parse_stream_header(struct y4m_reader *r) {
         r->frame_size = frame_size_for(r->colorspace, r->width, r->height);
         if (r->frame_size == 0)
                 return fail(r, "unknown colorspace in stream header");
+        if (r->keep_last) {
+                r->cur = malloc(r->frame_size);
+                r->last = calloc(1, r->frame_size);
+                if (!r->cur || !r->last)
+                        return fail(r, "out of memory for the kept frame");
+        }
         r->header_done = true;
         r->in_frame_header = true;
         return 0;
@@ -64,10 +70,17 @@ int y4m_reader_feed(struct y4m_reader *r, const void *data, size_t size) {
                 if (r->data_left > 0) {
                         size_t n = size < r->data_left ? size : r->data_left;
 
+                        if (r->cur)
+                                memcpy(r->cur + (r->frame_size - r->data_left), p, n);
                         r->data_left -= n;
                         p += n;
                         size -= n;
                         if (r->data_left == 0) {
+                                if (r->cur) {
+                                        unsigned char *t = r->last;
+                                        r->last = r->cur;
+                                        r->cur = t;
+                                }
                                 r->frames++;
                                 r->in_frame_header = true;
                         }
@@ -98,4 +111,10 @@ int y4m_reader_feed(struct y4m_reader *r, const void *data, size_t size) {
                 r->data_left = r->frame_size;
         }
         return 0;
+}
+
+void y4m_reader_done(struct y4m_reader *r) {
+        free(r->cur);
+        free(r->last);
+        r->cur = r->last = NULL;
 }

@@ -18,6 +18,12 @@ struct y4m_reader {
         bool failed;
         char error[160];
 
+        /* Set by the caller before the stream header arrives: keep a copy of the last
+         * complete frame (planes as Y4M lays them out) in last. */
+        bool keep_last;
+        unsigned char *last;
+        unsigned char *cur;
+
         /* Parser state. */
         char line[256];    /* header or frame header being collected */
         size_t line_len;
@@ -29,3 +35,6 @@ void y4m_reader_init(struct y4m_reader *r);
 
 /* Returns 0, or -EBADMSG once the stream was found malformed (r->error says why). */
 int y4m_reader_feed(struct y4m_reader *r, const void *data, size_t size);
+
+/* Frees the kept frames. */
+void y4m_reader_done(struct y4m_reader *r);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "client-bus.h"
+#include "client-controls.h"
 #include "client-v4l2.h"
 #include "shared/macro.h"
 
@@ -24,12 +25,15 @@ static int usage(void) {
                 "       vivid-client has-controls DEV NAME...\n"
                 "       vivid-client set-control DEV NAME VALUE\n"
                 "       vivid-client find-camera ID-PREFIX\n"
-                "       vivid-client check-formats DEV CAMERA\n"
+                "       vivid-client check-formats DEV CAMERA [FOURCC,...]\n"
                 "       vivid-client wait-camera-gone CAMERA SECONDS\n"
                 "       vivid-client session CAMERA FOURCC WxH SECONDS [RECORD-FILE]\n"
                 "       vivid-client fault-dropped DEV CAMERA FOURCC WxH SECONDS\n"
                 "       vivid-client fault-streamon DEV CAMERA FOURCC WxH\n"
-                "       vivid-client fault-disconnect DEV CAMERA VIRTUAL-CAMERA FOURCC WxH\n");
+                "       vivid-client fault-disconnect DEV CAMERA VIRTUAL-CAMERA FOURCC WxH\n"
+                "       vivid-client controls-listed|controls-picture|controls-flip|controls-autogain|\n"
+                "                    controls-invalid DEV CAMERA\n"
+                "       vivid-client set-controls CAMERA NAME=VALUE...\n");
         return 2;
 }
 
@@ -98,8 +102,8 @@ int main(int argc, char *argv[]) {
                 r = bus_find_camera(argv[2], detail, sizeof detail);
                 return finish(r, detail);
         }
-        if (streq(cmd, "check-formats") && argc == 4) {
-                r = bus_check_formats(argv[2], argv[3], detail, sizeof detail);
+        if (streq(cmd, "check-formats") && (argc == 4 || argc == 5)) {
+                r = bus_check_formats(argv[2], argv[3], argc == 5 ? argv[4] : "YUYV,NV12", detail, sizeof detail);
                 return finish(r, detail);
         }
         if (streq(cmd, "wait-camera-gone") && argc == 4) {
@@ -130,6 +134,25 @@ int main(int argc, char *argv[]) {
                 if (parse_size(argv[6], &w, &h) < 0)
                         return usage();
                 r = bus_check_disconnect(argv[2], argv[3], argv[4], argv[5], w, h, detail, sizeof detail);
+                return finish(r, detail);
+        }
+        if (argc == 4) {
+                static const struct {
+                        const char *name;
+                        int (*check)(const char *, const char *, char *, size_t);
+                } controls[] = {
+                        { "controls-listed", bus_check_controls_listed },
+                        { "controls-picture", bus_check_controls_picture },
+                        { "controls-flip", bus_check_controls_flip },
+                        { "controls-autogain", bus_check_controls_autogain },
+                        { "controls-invalid", bus_check_controls_invalid },
+                };
+                for (size_t i = 0; i < ELEMENTSOF(controls); i++)
+                        if (streq(cmd, controls[i].name))
+                                return finish(controls[i].check(argv[2], argv[3], detail, sizeof detail), detail);
+        }
+        if (streq(cmd, "set-controls") && argc >= 4) {
+                r = bus_set_controls(argv[2], argv + 3, argc - 3, detail, sizeof detail);
                 return finish(r, detail);
         }
         return usage();

@@ -20,6 +20,8 @@ mkdir -p /run/dbus
 exec </dev/console >/dev/console 2>&1
 
 DEV=/dev/video0
+LOOP=/dev/video10
+LOOP_1080P=/dev/video11
 DISK=/dev/vda
 FAILED=0
 
@@ -58,6 +60,7 @@ save() {
 }
 
 finish() {
+        for pid in $FEEDER_PIDS; do kill "$pid" 2>/dev/null; done
         if [ -n "$CAMERAD_PID" ]; then
                 if kill -0 "$CAMERAD_PID" 2>/dev/null; then
                         result daemon-alive PASS "camerad (pid $CAMERAD_PID) still running after all checks"
@@ -120,6 +123,40 @@ check kernel-stream vivid-client stream $DEV YUYV 640x480 10
 check kernel-controls vivid-client has-controls $DEV disconnect inject_vidioc_streamon_error \
         percentage_of_dropped_buffers
 
+# 1b. v4l2loopback as two MJPEG cameras (720p, 1080p), fed ffmpeg's JPEGs by
+# loopback-feeder. The feeders start before camerad: with exclusive_caps=1 a node offers
+# capture only once a writer wrote, and camerad looks at the nodes when it starts.
+# feed SUFFIX NODE WxH: starts a feeder, waits for its first round of frames.
+feed() {
+        loopback-feeder "$2" "$3" 30 /fed/"$3"/*.jpg >"/tmp/feeder$1.log" 2>&1 &
+        FEEDER_PIDS="$FEEDER_PIDS $!"
+        n=0
+        while ! grep -q '^feeding' "/tmp/feeder$1.log" && kill -0 $! 2>/dev/null && [ $n -lt 300 ]; do
+                sleep 0.1
+                n=$((n + 1))
+        done
+        if grep -q '^feeding' "/tmp/feeder$1.log"; then
+                result "loopback-feed$1" PASS "$(grep '^feeding' "/tmp/feeder$1.log")"
+        else
+                result "loopback-feed$1" FAIL "$(tail -n 3 "/tmp/feeder$1.log" | tr '\n' ' ')"
+        fi
+        check "loopback-probe$1" vivid-client probe "$2" MJPG "$3"
+}
+if insmod /lib/modules/v4l2loopback.ko devices=2 exclusive_caps=1,1 video_nr=10,11 \
+        card_label=camerad-loopback,camerad-loopback-1080p 2>/tmp/insmod.err; then
+        n=0
+        while { [ ! -c $LOOP ] || [ ! -c $LOOP_1080P ]; } && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+        if [ -c $LOOP ] && [ -c $LOOP_1080P ]; then
+                result loopback-module PASS "v4l2loopback loaded: $LOOP $LOOP_1080P"
+        else
+                result loopback-module FAIL "v4l2loopback loaded but $LOOP or $LOOP_1080P missing after 10 s: $(echo /dev/video*)"
+        fi
+        feed "" $LOOP 1280x720
+        feed -1080p $LOOP_1080P 1920x1080
+else
+        result loopback-module FAIL "insmod v4l2loopback.ko: $(cat /tmp/insmod.err)"
+fi
+
 # 2. The system bus and the daemon.
 dbus-daemon --config-file=/etc/vm-bus.conf --nofork --nopidfile --nosyslog >/tmp/dbus.log 2>&1 &
 n=0
@@ -172,6 +209,7 @@ case "$CAM" in
         ;;
 esac
 check camera-formats vivid-client check-formats $DEV "$CAM"
+check camera-formats-yu12-uyvy vivid-client check-formats $DEV "$CAM" YU12,UYVY
 case "$VCAM" in
 /org/camerad/Camera1/camera/*) result virtual-camera-listed PASS "$VCAM" ;;
 *) result virtual-camera-listed FAIL "$VCAM" ;;
@@ -184,6 +222,64 @@ fi
 if check session-nv12 vivid-client session "$CAM" NV12 640x480 6 /tmp/rec-nv12.avi; then
         save recording-nv12 /tmp/rec-nv12.avi 64
 fi
+if check session-yu12 vivid-client session "$CAM" YU12 640x480 6 /tmp/rec-yu12.avi; then
+        save recording-yu12 /tmp/rec-yu12.avi 128
+fi
+rm -f /tmp/rec-*.avi
+if check session-uyvy vivid-client session "$CAM" UYVY 640x480 6 /tmp/rec-uyvy.avi; then
+        save recording-uyvy /tmp/rec-uyvy.avi 192
+fi
+
+# 4b. The MJPEG cameras on v4l2loopback: listed with the fed size, previewed (decoded) and
+# recorded; the host compares the recordings' frames with the fed JPEGs byte for byte.
+# loopback_camera SUFFIX ID NODE WxH SECONDS DISK-OFFSET-MIB
+loopback_camera() {
+        lcam=$(timeout 60 vivid-client find-camera "$2" | tail -n 1)
+        case "$lcam" in
+        /org/camerad/Camera1/camera/*)
+                result "loopback-listed$1" PASS "$lcam $(busctl get-property org.camerad.Camera1 "$lcam" \
+                        org.camerad.Camera1.Camera Name 2>&1)"
+                check "loopback-formats$1" vivid-client check-formats "$3" "$lcam" MJPG
+                if check "session-mjpeg$1" vivid-client session "$lcam" MJPG "$4" "$5" /tmp/rec-mjpeg.avi; then
+                        save "recording-mjpeg$1" /tmp/rec-mjpeg.avi "$6"
+                fi
+                rm -f /tmp/rec-mjpeg.avi
+                ;;
+        *)
+                result "loopback-listed$1" FAIL "$lcam"
+                ;;
+        esac
+}
+loopback_camera "" v4l2:platform:v4l2loopback-000 $LOOP 1280x720 8 256
+loopback_camera -1080p v4l2:platform:v4l2loopback-001 $LOOP_1080P 1920x1080 6 320
+
+# 4c. vivid's controls set through camerad, read back with the kernel's own view, and seen
+# in the preview frames.
+check controls-listed vivid-client controls-listed $DEV "$CAM"
+check controls-picture vivid-client controls-picture $DEV "$CAM"
+check controls-flip vivid-client controls-flip $DEV "$CAM"
+check controls-autogain vivid-client controls-autogain $DEV "$CAM"
+check controls-invalid vivid-client controls-invalid $DEV "$CAM"
+# v4l2-ctl (v4l-utils) reads back what a SetControls set; defaults go back afterwards.
+want="brightness: 90
+contrast: 110
+horizontal_flip: 1
+hue: -20
+saturation: 140
+vertical_flip: 1"
+if out=$(timeout 60 vivid-client set-controls "$CAM" brightness=90 contrast=110 saturation=140 hue=-20 \
+        horizontal-flip=true vertical-flip=true 2>&1); then
+        got=$(v4l2-ctl -d $DEV -C brightness,contrast,saturation,hue,horizontal_flip,vertical_flip 2>&1 | sort)
+        if [ "$got" = "$want" ]; then
+                result controls-v4l2-ctl PASS "v4l2-ctl -C after SetControls: $(echo $got)"
+        else
+                result controls-v4l2-ctl FAIL "v4l2-ctl -C after SetControls: $(echo $got); want $(echo $want)"
+        fi
+else
+        result controls-v4l2-ctl FAIL "set-controls: $(echo "$out" | tail -n 1)"
+fi
+timeout 60 vivid-client set-controls "$CAM" brightness=128 contrast=128 saturation=128 hue=0 \
+        horizontal-flip=false vertical-flip=false >/dev/null 2>&1
 
 # 5. vivid's fault controls. The disconnect goes last: it unregisters vivid's nodes for good.
 check fault-streamon-error vivid-client fault-streamon $DEV "$CAM" YUYV 640x480

@@ -90,6 +90,88 @@ def prepare_kernel(cache_dir, wanted):
             [(n, os.path.join(root, "modules", f"{n}.ko")) for n in names])
 
 
+# ---- v4l2loopback, built against the VM kernel's headers ------------------------------
+
+def _download(cache_dir, pattern, spec):
+    """The cached .deb matching pattern, fetched with apt-get download spec once."""
+    found = _newest(glob.glob(os.path.join(cache_dir, pattern)))
+    if not found:
+        run(["apt-get", "download", spec], cwd=cache_dir)
+        found = _newest(glob.glob(os.path.join(cache_dir, pattern)))
+        if not found:
+            raise VmError(f"apt-get download {spec} left no .deb")
+    return found
+
+
+def _depends_on(deb, prefix):
+    """(package, version) of the dependency of deb whose name starts with prefix."""
+    for dep in run(["dpkg-deb", "-f", deb, "Depends"]).split(","):
+        m = re.match(r"\s*(" + re.escape(prefix) + r"\S*)(?: \([=>]+ ([^)]+)\))?", dep)
+        if m:
+            return m.group(1), m.group(2)
+    raise VmError(f"{os.path.basename(deb)} does not depend on {prefix}*")
+
+
+def build_loopback(cache_dir):
+    """v4l2loopback.ko from Debian's v4l2loopback-dkms source, built (once per kernel)
+    against linux-headers-<release> of the kernel prepare_kernel boots. The headers and
+    linux-kbuild are unpacked into cache_dir, never installed; the headers' Makefile names
+    the common headers by their installed path, so it is pointed at the unpacked copy."""
+    image = download_kernel(cache_dir)
+    package = os.path.basename(image).split("_")[0]          # linux-image-6.1.0-N-amd64
+    release = package[len("linux-image-"):]                  # 6.1.0-N-amd64
+    version = run(["dpkg-deb", "-f", image, "Version"]).strip()
+    dkms = _download(cache_dir, "v4l2loopback-dkms_*.deb", "v4l2loopback-dkms")
+    dkms_version = run(["dpkg-deb", "-f", dkms, "Version"]).strip()
+    root = os.path.join(cache_dir, f"v4l2loopback-{dkms_version}-{release}")
+    ko = os.path.join(root, "v4l2loopback.ko")
+    if os.path.exists(os.path.join(root, ".complete")):
+        return ko
+
+    headers = _download(cache_dir, f"linux-headers-{release}_{version}_*.deb",
+                        f"linux-headers-{release}={version}")
+    common, common_version = _depends_on(headers, f"linux-headers-{release.rsplit('-', 1)[0]}-common")
+    kbuild, _ = _depends_on(headers, "linux-kbuild-")
+    debs = [headers, dkms,
+            _download(cache_dir, f"{common}_{common_version or version}_*.deb",
+                      f"{common}={common_version or version}"),
+            # Built from the same kernel source upload, so the same version.
+            _download(cache_dir, f"{kbuild}_{version}_*.deb", f"{kbuild}={version}")]
+    shutil.rmtree(root, ignore_errors=True)
+    tree = os.path.join(root, "tree")
+    os.makedirs(tree)
+    for deb in debs:
+        run(["dpkg-deb", "-x", deb, tree])
+    hdir = os.path.join(tree, "usr", "src", f"linux-headers-{release}")
+    cdir = os.path.join(tree, "usr", "src", common)
+    with open(os.path.join(hdir, "Makefile")) as f:
+        makefile = f.read()
+    if f"/usr/src/{common}/Makefile" not in makefile:
+        raise VmError(f"unexpected {hdir}/Makefile: {makefile.strip()[:200]}")
+    with open(os.path.join(hdir, "Makefile"), "w") as f:
+        f.write(makefile.replace(f"/usr/src/{common}/", cdir + "/"))
+    srcs = glob.glob(os.path.join(tree, "usr", "src", "v4l2loopback-*"))
+    if len(srcs) != 1:
+        raise VmError(f"{os.path.basename(dkms)} has no single usr/src/v4l2loopback-* source")
+    src = os.path.join(root, "src")
+    shutil.copytree(srcs[0], src)
+    run(["make", "-C", hdir, f"M={src}", "modules"])
+    info = _modinfo(open(os.path.join(src, "v4l2loopback.ko"), "rb").read())
+    if info.get("vermagic", "").split(" ")[0] != release:
+        raise VmError(f"v4l2loopback.ko has vermagic {info.get('vermagic')!r}, kernel is {release}")
+    shutil.copy(os.path.join(src, "v4l2loopback.ko"), ko)
+    shutil.rmtree(tree)
+    shutil.rmtree(src)
+    with open(os.path.join(root, ".complete"), "w") as f:
+        f.write(release)
+    return ko
+
+
+def module_depends(path):
+    """The modules path's .modinfo says it needs."""
+    return [d.replace("-", "_") for d in _modinfo(_read_module(path)).get("depends", "").split(",") if d]
+
+
 # ---- modules --------------------------------------------------------------------------
 
 def _read_module(path):
@@ -219,8 +301,9 @@ class Cpio:
         self.f.close()
 
 
-def build_initramfs(out_path, init_script, bus_config, binaries, modules):
-    """binaries: {path inside the image: host path}; modules: [(name, host path)]."""
+def build_initramfs(out_path, init_script, bus_config, binaries, modules, files=None):
+    """binaries: {path inside the image: host path}; modules: [(name, host path)] loaded in
+    that order by /init; files: {path inside the image: host path} copied as they are."""
     tmp = out_path + ".tmp"
     cpio = Cpio(tmp)
     for d in ("dev", "proc", "sys", "run", "tmp", "root", "var/lib/camerad"):
@@ -246,6 +329,8 @@ def build_initramfs(out_path, init_script, bus_config, binaries, modules):
         cpio.file(f"lib/modules/{name}.ko", _read_module(path))
         names.append(f"{name}.ko")
     cpio.file("etc/vm-modules", ("\n".join(names) + "\n").encode())
+    for inside, host in (files or {}).items():
+        cpio.file(inside, open(host, "rb").read())
     cpio.close()
     os.replace(tmp, out_path)
     return {"libraries": len(libs), "modules": len(names), "bytes": os.path.getsize(out_path)}
