@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <spa/param/video/format-utils.h>
+#include <spa/pod/builder.h>
+#include <spa/buffer/meta.h>
+
+#include "pipewire/camera-node.h"
+#include "pipewire/camera-session.h"
+#include "pipewire/node-formats.h"
+#include "pipewire/y4m-reader.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+
+/* After an error the stream stays in its error state this long, so its consumers see the
+ * error, before the node is published again. */
+#define REBUILD_DELAY_USEC (500 * 1000)
+
+struct camera_node {
+        struct bridge *bridge;
+        char *path, *id, *name, *node_name;
+        struct node_format *formats;
+        size_t n_formats;
+
+        struct pw_stream *stream;
+        struct spa_hook stream_listener;
+        enum pw_stream_state state;
+        const struct node_format *negotiated;
+
+        struct camera_session *session; /* while a consumer streams */
+        struct y4m_reader *reader;
+        sd_event_source *reader_io;
+        sd_event_source *rebuild; /* pending re-creation of the stream after an error */
+
+        uint64_t seq, dropped;
+};
+
+static void start_capture(struct camera_node *n);
+
+char *camera_node_name_for(const char *id) {
+        char *name;
+        if (asprintf(&name, "camerad.%s", id) < 0)
+                return NULL;
+        for (char *p = name + strlen("camerad."); *p; p++)
+                if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') && !(*p >= '0' && *p <= '9') &&
+                    *p != '.' && *p != '-')
+                        *p = '_';
+        return name;
+}
+
+const char *camera_node_path(const struct camera_node *n) {
+        return n->path;
+}
+
+static uint32_t spa_format_of(enum packed_layout layout) {
+        switch (layout) {
+        case PACKED_I420:
+                return SPA_VIDEO_FORMAT_I420;
+        case PACKED_NV12:
+                return SPA_VIDEO_FORMAT_NV12;
+        case PACKED_YUY2:
+                return SPA_VIDEO_FORMAT_YUY2;
+        }
+        return SPA_VIDEO_FORMAT_UNKNOWN;
+}
+
+static void stop_capture(struct camera_node *n) {
+        n->reader_io = sd_event_source_disable_unref(n->reader_io);
+        n->reader = y4m_reader_free(n->reader);
+        if (n->session)
+                log_info("%s: consumer gone, closing the camerad session", n->node_name);
+        n->session = camera_session_close(n->session);
+}
+
+static int on_rebuild(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Ends the consumers' stream with message; the node comes back shortly for new ones. */
+static void fail_stream(struct camera_node *n, const char *message) {
+        log_warning("%s: %s", n->node_name, message);
+        stop_capture(n);
+        if (n->rebuild || !n->stream)
+                return;
+        pw_stream_set_error(n->stream, -EIO, "%s", message);
+        int r = sd_event_add_time_relative(n->bridge->event, &n->rebuild, CLOCK_MONOTONIC,
+                                           REBUILD_DELAY_USEC, 0, on_rebuild, n);
+        if (r < 0)
+                log_error_errno(r, "%s: cannot schedule the node's return: %m", n->node_name);
+}
+
+static void push_frame(struct camera_node *n, const struct y4m_frame *f) {
+        const struct node_format *nf = n->negotiated;
+        struct pw_buffer *b;
+
+        if (!nf)
+                return;
+        if (f->width != nf->width || f->height != nf->height) {
+                char msg[160];
+                snprintf(msg, sizeof msg, "camerad sends %ux%u frames, the stream needs %ux%u",
+                         f->width, f->height, nf->width, nf->height);
+                fail_stream(n, msg);
+                return;
+        }
+        b = pw_stream_dequeue_buffer(n->stream);
+        if (!b) {
+                /* Consumers hold every buffer: this frame is dropped, never queued up. */
+                n->dropped++;
+                return;
+        }
+        struct spa_data *d = &b->buffer->datas[0];
+        size_t size = packed_frame_size(nf->layout, nf->width, nf->height);
+        if (!d->data || d->maxsize < size) {
+                d->chunk->size = 0;
+                pw_stream_queue_buffer(n->stream, b);
+                fail_stream(n, "PipeWire gave buffers too small or unmapped for the format");
+                return;
+        }
+        repack_frame(f->chroma, nf->layout, nf->width, nf->height, f->data, d->data);
+        d->chunk->offset = 0;
+        d->chunk->size = (uint32_t) size;
+        d->chunk->stride = (int32_t) packed_stride(nf->layout, nf->width);
+        d->chunk->flags = 0;
+
+        struct spa_meta_header *h = spa_buffer_find_meta_data(b->buffer, SPA_META_Header, sizeof *h);
+        if (h) {
+                h->flags = 0;
+                h->offset = 0;
+                h->pts = (int64_t) f->arrival_nsec;
+                h->dts_offset = 0;
+                h->seq = n->seq;
+        }
+        n->seq++;
+        pw_stream_queue_buffer(n->stream, b);
+        pw_stream_trigger_process(n->stream);
+}
+
+static int on_reader_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct camera_node *n = userdata;
+        struct y4m_frame frame;
+        int r;
+
+        /* Every complete frame goes out; a slow consumer loses frames in push_frame. */
+        while ((r = y4m_reader_read(n->reader)) > 0) {
+                y4m_reader_frame(n->reader, &frame);
+                push_frame(n, &frame);
+                if (!n->reader)
+                        return 0; /* push_frame failed the stream */
+        }
+        if (r == -EPIPE)
+                fail_stream(n, "camerad closed the preview stream");
+        else if (r == -EBADMSG)
+                fail_stream(n, "camerad's preview stream is not YUV4MPEG2 4:2:0 or 4:2:2");
+        else if (r < 0) {
+                char msg[128];
+                snprintf(msg, sizeof msg, "reading the preview stream failed: %s", strerror(-r));
+                fail_stream(n, msg);
+        }
+        return 0;
+}
+
+static void on_session_ready(void *userdata, int fd) {
+        struct camera_node *n = userdata;
+        int r;
+
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+                safe_close(fd);
+                fail_stream(n, "cannot make the preview stream non-blocking");
+                return;
+        }
+        r = y4m_reader_new(fd, &n->reader);
+        if (r >= 0)
+                r = sd_event_add_io(n->bridge->event, &n->reader_io, fd, EPOLLIN, on_reader_io, n);
+        if (r < 0) {
+                fail_stream(n, "cannot watch the preview stream");
+                return;
+        }
+        log_info("%s: streaming %s %ux%u from camerad", n->node_name,
+                 packed_layout_name(n->negotiated->layout), n->negotiated->width, n->negotiated->height);
+}
+
+static void on_session_failed(void *userdata, const char *message) {
+        fail_stream(userdata, message);
+}
+
+static const struct camera_session_ops session_ops = {
+        .ready = on_session_ready,
+        .failed = on_session_failed,
+};
+
+static void start_capture(struct camera_node *n) {
+        const struct node_format *nf = n->negotiated;
+        int r;
+
+        if (n->session || !nf || n->state != PW_STREAM_STATE_STREAMING || n->rebuild)
+                return;
+        struct camera_profile profile = {
+                .fourcc = nf->source.fourcc, .width = nf->width, .height = nf->height, .fps = nf->source.fps,
+        };
+        log_info("%s: consumer streams %s %ux%u, opening a shared camerad session (%s)", n->node_name,
+                 packed_layout_name(nf->layout), nf->width, nf->height, nf->source.fourcc);
+        r = camera_session_open(n->bridge->bus, n->path, &profile, &session_ops, n, &n->session);
+        if (r < 0)
+                fail_stream(n, "cannot call camerad");
+}
+
+static void on_state_changed(void *userdata, enum pw_stream_state old, enum pw_stream_state state,
+                             const char *error) {
+        struct camera_node *n = userdata;
+
+        log_debug("%s: %s -> %s%s%s", n->node_name, pw_stream_state_as_string(old),
+                  pw_stream_state_as_string(state), error ? ": " : "", error ?: "");
+        n->state = state;
+        if (state == PW_STREAM_STATE_STREAMING)
+                start_capture(n);
+        else
+                stop_capture(n);
+}
+
+static void update_buffer_params(struct camera_node *n) {
+        const struct node_format *nf = n->negotiated;
+        uint8_t buffer[1024];
+        struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buffer, sizeof buffer);
+        const struct spa_pod *params[2];
+
+        params[0] = spa_pod_builder_add_object(&b, SPA_TYPE_OBJECT_ParamBuffers, SPA_PARAM_Buffers,
+                SPA_PARAM_BUFFERS_buffers, SPA_POD_CHOICE_RANGE_Int(4, 2, 8),
+                SPA_PARAM_BUFFERS_blocks, SPA_POD_Int(1),
+                SPA_PARAM_BUFFERS_size, SPA_POD_Int((int32_t) packed_frame_size(nf->layout, nf->width, nf->height)),
+                SPA_PARAM_BUFFERS_stride, SPA_POD_Int((int32_t) packed_stride(nf->layout, nf->width)),
+                SPA_PARAM_BUFFERS_dataType, SPA_POD_CHOICE_FLAGS_Int(1 << SPA_DATA_MemFd));
+        params[1] = spa_pod_builder_add_object(&b, SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
+                SPA_PARAM_META_type, SPA_POD_Id(SPA_META_Header),
+                SPA_PARAM_META_size, SPA_POD_Int(sizeof(struct spa_meta_header)));
+        pw_stream_update_params(n->stream, params, 2);
+}
+
+static void on_param_changed(void *userdata, uint32_t id, const struct spa_pod *param) {
+        struct camera_node *n = userdata;
+        struct spa_video_info_raw raw = {};
+        uint32_t media_type, media_subtype;
+        const struct node_format *nf = NULL;
+
+        if (id != SPA_PARAM_Format)
+                return;
+        if (param && spa_format_parse(param, &media_type, &media_subtype) >= 0 &&
+            media_type == SPA_MEDIA_TYPE_video && media_subtype == SPA_MEDIA_SUBTYPE_raw &&
+            spa_format_video_raw_parse(param, &raw) >= 0) {
+                for (size_t i = 0; i < n->n_formats && !nf; i++)
+                        if (spa_format_of(n->formats[i].layout) == raw.format &&
+                            n->formats[i].width == raw.size.width && n->formats[i].height == raw.size.height)
+                                nf = &n->formats[i];
+        }
+        if (nf != n->negotiated)
+                stop_capture(n); /* a new format needs a new camerad profile */
+        n->negotiated = nf;
+        if (!nf) {
+                if (param)
+                        log_warning("%s: consumer asked for a format this node does not offer", n->node_name);
+                return;
+        }
+        log_debug("%s: format %s %ux%u", n->node_name, packed_layout_name(nf->layout), nf->width, nf->height);
+        update_buffer_params(n);
+        start_capture(n);
+}
+
+static const struct pw_stream_events stream_events = {
+        PW_VERSION_STREAM_EVENTS,
+        .state_changed = on_state_changed,
+        .param_changed = on_param_changed,
+};
+
+static int connect_stream(struct camera_node *n) {
+        uint8_t buffer[8192];
+        struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buffer, sizeof buffer);
+        const struct spa_pod *params[64];
+        uint32_t n_params = 0;
+        struct pw_properties *props;
+
+        props = pw_properties_new(PW_KEY_MEDIA_CLASS, "Video/Source",
+                                  PW_KEY_MEDIA_ROLE, "Camera",
+                                  PW_KEY_MEDIA_TYPE, "Video",
+                                  PW_KEY_MEDIA_CATEGORY, "Capture",
+                                  PW_KEY_NODE_NAME, n->node_name,
+                                  PW_KEY_NODE_DESCRIPTION, n->name,
+                                  PW_KEY_NODE_NICK, n->name,
+                                  "camerad.id", n->id,
+                                  "camerad.path", n->path,
+                                  NULL);
+        if (!props)
+                return -ENOMEM;
+        n->stream = pw_stream_new(n->bridge->core, n->node_name, props); /* takes props */
+        if (!n->stream)
+                return -errno;
+        pw_stream_add_listener(n->stream, &n->stream_listener, &stream_events, n);
+
+        /* One fixed format per (layout, size): consumers such as OBS skip size ranges. */
+        for (size_t i = 0; i < n->n_formats && n_params < ELEMENTSOF(params); i++) {
+                const struct node_format *nf = &n->formats[i];
+                params[n_params++] = spa_pod_builder_add_object(&b, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat,
+                        SPA_FORMAT_mediaType, SPA_POD_Id(SPA_MEDIA_TYPE_video),
+                        SPA_FORMAT_mediaSubtype, SPA_POD_Id(SPA_MEDIA_SUBTYPE_raw),
+                        SPA_FORMAT_VIDEO_format, SPA_POD_Id(spa_format_of(nf->layout)),
+                        SPA_FORMAT_VIDEO_size, SPA_POD_Rectangle(&SPA_RECTANGLE(nf->width, nf->height)),
+                        SPA_FORMAT_VIDEO_framerate, SPA_POD_Fraction(&SPA_FRACTION(nf->fps_num, nf->fps_den)));
+                if (!params[n_params - 1])
+                        return -ENOBUFS;
+        }
+        n->state = PW_STREAM_STATE_UNCONNECTED;
+        return pw_stream_connect(n->stream, PW_DIRECTION_OUTPUT, PW_ID_ANY,
+                                 PW_STREAM_FLAG_DRIVER | PW_STREAM_FLAG_MAP_BUFFERS, params, n_params);
+}
+
+static void destroy_stream(struct camera_node *n) {
+        stop_capture(n);
+        n->negotiated = NULL;
+        if (n->stream) {
+                spa_hook_remove(&n->stream_listener);
+                pw_stream_destroy(n->stream);
+                n->stream = NULL;
+        }
+}
+
+static int on_rebuild(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct camera_node *n = userdata;
+        int r;
+
+        n->rebuild = sd_event_source_unref(n->rebuild);
+        destroy_stream(n);
+        r = connect_stream(n);
+        if (r < 0)
+                log_error_errno(r, "%s: cannot publish the node again: %m", n->node_name);
+        else
+                log_info("%s: published again", n->node_name);
+        return 0;
+}
+
+int camera_node_new(struct bridge *b, const struct camera_info *info, struct camera_node **ret) {
+        struct camera_node *n = calloc(1, sizeof *n);
+        int r;
+
+        if (!n)
+                return -ENOMEM;
+        n->bridge = b;
+        n->path = strdup(info->path);
+        n->id = strdup(info->id);
+        n->name = strdup(info->name);
+        n->node_name = camera_node_name_for(info->id);
+        if (!n->path || !n->id || !n->name || !n->node_name) {
+                camera_node_free(n, NULL);
+                return -ENOMEM;
+        }
+        r = node_formats_build(info->formats, info->n_formats, &n->formats, &n->n_formats);
+        if (r >= 0 && n->n_formats == 0)
+                r = -EOPNOTSUPP;
+        if (r >= 0)
+                r = connect_stream(n);
+        if (r < 0) {
+                camera_node_free(n, NULL);
+                return r;
+        }
+        log_info("%s: node for %s (%s) with %zu formats", n->node_name, n->path, n->name, n->n_formats);
+        *ret = n;
+        return 0;
+}
+
+struct camera_node *camera_node_free(struct camera_node *n, const char *why) {
+        if (!n)
+                return NULL;
+        if (why && n->stream && (n->session || n->state == PW_STREAM_STATE_STREAMING)) {
+                log_warning("%s: %s", n->node_name, why);
+                pw_stream_set_error(n->stream, -ENODEV, "%s", why);
+        }
+        sd_event_source_unref(n->rebuild);
+        destroy_stream(n);
+        free(n->formats);
+        free(n->path);
+        free(n->id);
+        free(n->name);
+        free(n->node_name);
+        free(n);
+        return NULL;
+}
