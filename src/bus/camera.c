@@ -3,8 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "bus/camera.h"
+#include "bus/camera-capture.h"
 #include "bus/manager.h"
+#include "bus/session.h"
 #include "bus/session-state.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -65,6 +66,20 @@ static int property_get_formats(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_close_container(reply);
 }
 
+/* The format in use while a session holds the camera; ("", 0, 0, 0) when free. */
+static int property_get_capture_format(sd_bus *bus, const char *path, const char *interface,
+                                       const char *property, sd_bus_message *reply, void *userdata,
+                                       sd_bus_error *error) {
+        struct camera *c = userdata;
+        char cc[5];
+
+        if (!camera_in_use(c))
+                return sd_bus_message_append(reply, "(suud)", "", 0, 0, 0.0);
+        return sd_bus_message_append(reply, "(suud)", fourcc_to_string(c->format.fourcc, cc),
+                                     c->format.width, c->format.height,
+                                     camera_capture_rate(c, &c->format));
+}
+
 const sd_bus_vtable camera_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Id", "s", property_get_info_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -74,11 +89,13 @@ const sd_bus_vtable camera_vtable[] = {
         SD_BUS_PROPERTY("Connected", "b", property_get_connected, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("InUse", "b", property_get_in_use, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Formats", "a(suud)", property_get_formats, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("CaptureFormat", "(suud)", property_get_capture_format, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END,
 };
 
 bool camera_in_use(const struct camera *c) {
-        return c->holder != NULL;
+        return c->holders != NULL;
 }
 
 int camera_add(struct manager *m, struct camera_device *device, struct camera **ret) {
@@ -90,6 +107,7 @@ int camera_add(struct manager *m, struct camera_device *device, struct camera **
                 camera_device_free(device);
                 return -ENOMEM;
         }
+        pthread_mutex_init(&c->attach_lock, NULL);
         c->manager = m;
         c->device = device;
         c->index = m->next_camera_index++;
@@ -133,8 +151,10 @@ static void camera_unlink(struct camera *c) {
 struct camera *camera_free(struct camera *c) {
         if (!c)
                 return NULL;
+        assert(!c->streaming && !c->attached);
         if (!c->removed && c->manager)
                 camera_unlink(c);
+        pthread_mutex_destroy(&c->attach_lock);
         sd_bus_slot_unref(c->slot);
         camera_device_free(c->device);
         free(c->path);
@@ -165,13 +185,63 @@ void camera_unuse(struct camera *c) {
                 camera_free(c);
 }
 
-void camera_set_holder(struct camera *c, struct session *s) {
-        bool was = camera_in_use(c);
-
-        c->holder = s;
-        if (was != camera_in_use(c) && !c->removed)
+static void camera_emit(struct camera *c, bool in_use, bool format) {
+        if (c->removed || (!in_use && !format))
+                return;
+        if (in_use)
                 (void) sd_bus_emit_properties_changed(c->manager->bus, c->path, CAMERA_INTERFACE,
-                                                      "InUse", NULL);
+                                                      "InUse", "CaptureFormat", NULL);
+        else
+                (void) sd_bus_emit_properties_changed(c->manager->bus, c->path, CAMERA_INTERFACE,
+                                                      "CaptureFormat", NULL);
+}
+
+static bool capture_format_equal(const struct capture_format *a, const struct capture_format *b) {
+        return a->fourcc == b->fourcc && a->width == b->width && a->height == b->height &&
+               a->max_fps == b->max_fps;
+}
+
+struct session *camera_holder(const struct camera *c) {
+        return c->holders;
+}
+
+bool camera_held_by(const struct camera *c, const struct session *s) {
+        for (const struct session *i = c->holders; i; i = i->hold_next)
+                if (i == s)
+                        return true;
+        return false;
+}
+
+void camera_hold(struct camera *c, struct session *s, const struct capture_format *fmt) {
+        bool was = camera_in_use(c);
+        struct session **tail = &c->holders;
+
+        if (!camera_held_by(c, s)) {
+                while (*tail)
+                        tail = &(*tail)->hold_next;
+                s->hold_next = NULL;
+                *tail = s;
+        }
+        /* Alone, it may set the format (again); with others the format stays. */
+        bool format_changed = false;
+        if (c->holders == s && !s->hold_next) {
+                format_changed = !capture_format_equal(&c->format, fmt);
+                c->format = *fmt;
+        }
+        camera_emit(c, !was, format_changed);
+}
+
+void camera_unhold(struct camera *c, struct session *s) {
+        for (struct session **p = &c->holders; *p; p = &(*p)->hold_next)
+                if (*p == s) {
+                        *p = s->hold_next;
+                        s->hold_next = NULL;
+                        if (!camera_in_use(c)) {
+                                c->format = (struct capture_format) {};
+                                camera_emit(c, true, true);
+                        }
+                        return;
+                }
 }
 
 void camera_update_connected(struct camera *c) {

@@ -8,7 +8,7 @@
 #include "config.h"
 #include "bus/bus-errors.h"
 #include "bus/bus-util.h"
-#include "bus/camera.h"
+#include "bus/camera-capture.h"
 #include "bus/manager.h"
 #include "bus/polkit.h"
 #include "bus/session.h"
@@ -271,6 +271,7 @@ static int method_create_session_with_options(sd_bus_message *msg, void *userdat
         struct bus_dict_key keys[] = {
                 { .name = "persist", .type = 'b', .ptr = &options.persistent },
                 { .name = "idle-timeout", .type = 'u', .ptr = &idle_timeout_sec },
+                { .name = "shared", .type = 'b', .ptr = &options.shared },
         };
         r = bus_read_dict(msg, "options", keys, ELEMENTSOF(keys), error);
         if (r < 0)
@@ -332,7 +333,7 @@ static void on_video_node(struct video_monitor *vm, const char *devnode, bool ad
         c = find_camera_by_node(m, devnode);
         if (!added) {
                 if (c) {
-                        session_camera_lost(c->holder, "the device was unplugged");
+                        camera_sessions_lost(c, "the device was unplugged");
                         camera_remove(c);
                 }
                 return;

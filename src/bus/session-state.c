@@ -318,3 +318,33 @@ void session_capture_profile(const struct session_config_view *c, struct output_
                         ret->fps = MAX(ret->fps, c->added[i].profile.fps);
         }
 }
+
+/* Outputs decimate by timestamp, so a slower output takes its share of a faster capture;
+ * a hair of slack keeps 29.97 vs 29.970000001 from mattering. */
+#define JOIN_FPS_SLACK 1e-6
+
+int session_check_join(const struct session_config_view *c, const struct session_join_view *j,
+                       struct session_verdict *v) {
+        char cc[5], cc2[5];
+
+        if (!j->shared && !j->holds_already)
+                return refuse(v, CAMERAD_ERROR_CONFLICT,
+                              "CommitConfig: camera %.200s is in use by session %.200s (owner %.200s)",
+                              j->camera_path, j->holder_path, j->holder_owner);
+        for (size_t i = 0; i < c->n_added; i++) {
+                const struct output_profile *p = &c->added[i].profile;
+
+                if (output_profile_equal_shape(p, j->in_use) &&
+                    (p->fps == 0 || p->fps <= j->rate + JOIN_FPS_SLACK))
+                        continue;
+                return refuse(v, CAMERAD_ERROR_CONFIG_CONFLICT,
+                              "CommitConfig: camera %.200s is shared with session %.200s and runs "
+                              "%s %ux%u at %g fps; outputs joining it need that format and size at "
+                              "%g fps or less, the %s output is %s %ux%u at %g fps",
+                              j->camera_path, j->holder_path, fourcc_to_string(j->in_use->fourcc, cc),
+                              j->in_use->width, j->in_use->height, j->rate, j->rate,
+                              kind_names[c->added[i].kind], fourcc_to_string(p->fourcc, cc2),
+                              p->width, p->height, p->fps);
+        }
+        return 0;
+}

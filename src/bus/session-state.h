@@ -124,3 +124,21 @@ int session_check_commit(const struct session_config_view *c, struct session_ver
 
 /* The capture format for the added outputs: shared fourcc/size, the highest fps. */
 void session_capture_profile(const struct session_config_view *c, struct output_profile *ret);
+
+/* CommitConfig on a camera that other sessions hold (shared sessions, see README "Shared
+ * cameras"). in_use is the capture format those sessions fixed; rate is the frame rate
+ * it runs at (in_use->fps, or the camera's fastest for that format when that is 0).
+ * A session that does not hold the camera yet and is not shared gets Conflict; any other
+ * session's outputs must have the format and size in use and an fps of at most rate
+ * (0 = whatever the capture runs at), else ConfigConflict naming the format in use. */
+struct session_join_view {
+        const char *camera_path;
+        const char *holder_path;   /* the oldest session holding it, for the messages */
+        const char *holder_owner;
+        const struct output_profile *in_use;
+        double rate;
+        bool shared;               /* the committing session was created with "shared" */
+        bool holds_already;        /* it committed on this camera before (reconfiguring) */
+};
+int session_check_join(const struct session_config_view *c, const struct session_join_view *j,
+                       struct session_verdict *v);

@@ -5,7 +5,7 @@
 
 #include "bus/bus-errors.h"
 #include "bus/bus-util.h"
-#include "bus/camera.h"
+#include "bus/camera-capture.h"
 #include "bus/manager.h"
 #include "bus/output.h"
 #include "bus/polkit.h"
@@ -16,6 +16,19 @@
 
 const char *session_path(const struct session *s) {
         return s->path;
+}
+
+bool session_is_shared(const struct session *s) {
+        return s->shared;
+}
+
+int session_check_may_change_camera(const struct session *s, const char *method,
+                                    sd_bus_error *error) {
+        if (!s->shared)
+                return 0;
+        return bus_error_setf(error, CAMERAD_ERROR_OPERATION_NOT_ALLOWED,
+                              "%s: %s is a shared session: it takes the camera as the sessions "
+                              "holding it set it up and cannot change it", method, s->path);
 }
 
 unsigned manager_count_sessions_of(struct manager *m, const char *owner) {
@@ -180,8 +193,8 @@ static void session_drop_input(struct session *s) {
 
         if (!c)
                 return;
-        if (c->holder == s)
-                camera_set_holder(c, NULL);
+        camera_capture_detach(c, s);
+        camera_unhold(c, s);
         s->input = NULL;
         camera_unuse(c);
 }
@@ -314,8 +327,40 @@ static int method_remove_output(sd_bus_message *m, void *userdata, sd_bus_error 
         return sd_bus_reply_method_return(m, NULL);
 }
 
+/* The oldest session other than s holding c, or NULL. */
+static struct session *other_holder(struct camera *c, struct session *s) {
+        for (struct session *h = camera_holder(c); h; h = h->hold_next)
+                if (h != s)
+                        return h;
+        return NULL;
+}
+
+/* Camera sharing at CommitConfig: alone on the camera, s sets the format; with others
+ * holding it, it must be shared (or hold it already) and fit the format in use. */
+static int check_join(struct session *s, const struct session_config_view *v,
+                      struct session_verdict *verdict) {
+        struct camera *c = s->input;
+        struct session *other = other_holder(c, s);
+
+        if (!other)
+                return 0;
+        struct output_profile in_use = { .fourcc = c->format.fourcc, .width = c->format.width,
+                                         .height = c->format.height, .fps = c->format.max_fps };
+        struct session_join_view j = {
+                .camera_path = c->path,
+                .holder_path = other->path,
+                .holder_owner = other->owner,
+                .in_use = &in_use,
+                .rate = camera_capture_rate(c, &c->format),
+                .shared = s->shared,
+                .holds_already = camera_held_by(c, s),
+        };
+        return session_check_join(v, &j, verdict);
+}
+
 static int method_commit_config(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct session_config_view v;
+        struct output_profile p;
 
         SESSION_PRELUDE();
         session_view(s, &v);
@@ -324,11 +369,11 @@ static int method_commit_config(sd_bus_message *m, void *userdata, sd_bus_error 
         if (s->input->removed)
                 return bus_error_setf(error, CAMERAD_ERROR_SERVICE_FATAL,
                                       "CommitConfig: camera %s was unplugged", s->input->path);
-        if (s->input->holder && s->input->holder != s)
-                return bus_error_setf(error, CAMERAD_ERROR_CONFLICT,
-                                      "CommitConfig: camera %s is in use by session %s (owner %s)",
-                                      s->input->path, s->input->holder->path, s->input->holder->owner);
-        camera_set_holder(s->input, s);
+        if (check_join(s, &v, &verdict) < 0)
+                return refuse(error, &verdict);
+        session_capture_profile(&v, &p);
+        camera_hold(s->input, s, &(struct capture_format) { .fourcc = p.fourcc, .width = p.width,
+                                                           .height = p.height, .max_fps = p.fps });
         session_set_state(s, SESSION_STATE_COMMITTED);
         return sd_bus_reply_method_return(m, NULL);
 }
@@ -387,6 +432,13 @@ static int property_get_persistent(sd_bus *bus, const char *path, const char *in
         return sd_bus_message_append(reply, "b", s->persistent);
 }
 
+static int property_get_shared(sd_bus *bus, const char *path, const char *interface,
+                               const char *property, sd_bus_message *reply, void *userdata,
+                               sd_bus_error *error) {
+        struct session *s = userdata;
+        return sd_bus_message_append(reply, "b", s->shared);
+}
+
 static int property_get_inputs(sd_bus *bus, const char *path, const char *interface,
                                const char *property, sd_bus_message *reply, void *userdata,
                                sd_bus_error *error) {
@@ -418,6 +470,7 @@ const sd_bus_vtable session_vtable[] = {
         SD_BUS_PROPERTY("Inputs", "ao", property_get_inputs, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Outputs", "ao", property_get_outputs, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Persistent", "b", property_get_persistent, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Shared", "b", property_get_shared, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD("BeginConfig", "", "", method_begin_config, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CanAddInput", SD_BUS_ARGS("o", camera), SD_BUS_RESULT("b", possible),
                                 method_can_add_input, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -465,6 +518,7 @@ static int on_idle_timeout(sd_event_source *source, uint64_t usec, void *userdat
 }
 
 static void session_free(struct session *s) {
+        assert(!s->input);
         sd_event_source_disable_unref(s->idle_timer);
         sd_bus_track_unref(s->track);
         sd_bus_slot_unref(s->slot);
@@ -505,6 +559,7 @@ int session_new(struct manager *m, const char *owner, uid_t owner_uid, enum sess
                 s->persistent = true;
                 s->idle_timeout_usec = options->idle_timeout_usec;
         }
+        s->shared = options && options->shared;
         s->index = m->next_session_index++;
         s->owner = strdup(owner);
         if (!s->owner || asprintf(&s->path, CAMERAD_ROOT_PATH "/session/%u", s->index) < 0) {
@@ -526,12 +581,13 @@ int session_new(struct manager *m, const char *owner, uid_t owner_uid, enum sess
         m->sessions = s;
         (void) sd_bus_emit_object_added(m->bus, s->path);
         if (s->persistent)
-                log_info("%s (%s) created for uid %u by %s, persistent, idle timeout %llu s",
-                         s->path, session_mode_to_string(mode), (unsigned) owner_uid, owner,
+                log_info("%s (%s%s) created for uid %u by %s, persistent, idle timeout %llu s",
+                         s->path, session_mode_to_string(mode), s->shared ? ", shared" : "",
+                         (unsigned) owner_uid, owner,
                          (unsigned long long) (s->idle_timeout_usec / 1000000));
         else
-                log_info("%s (%s) created for %s (uid %u)", s->path, session_mode_to_string(mode),
-                         owner, (unsigned) owner_uid);
+                log_info("%s (%s%s) created for %s (uid %u)", s->path, session_mode_to_string(mode),
+                         s->shared ? ", shared" : "", owner, (unsigned) owner_uid);
         *ret = s;
         return 0;
 }

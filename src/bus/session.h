@@ -22,6 +22,9 @@ struct session_options {
          * Release() or after idle_timeout_usec without a call from its owner. */
         bool persistent;
         uint64_t idle_timeout_usec;
+        /* true: the session may join a camera other sessions hold (README "Shared
+         * cameras"); orthogonal to persistent. */
+        bool shared;
 };
 
 #define SESSION_IDLE_TIMEOUT_DEFAULT_SEC 300u
@@ -58,19 +61,11 @@ struct session {
         unsigned next_output_index;
         pthread_mutex_t fanout_lock;
 
-        /* Counts Start()s. A camera-failure notice carries the generation it was raised in
-         * and is ignored when the session has been restarted since (it came through the
-         * mailbox after a quick Stop/Start). Written on the loop thread only while no
-         * capture thread runs; read by the capture thread. */
-        unsigned start_generation;
-
-        /* Test hooks: $CAMERAD_TEST_FAIL_AFTER_FRAMES=N makes the capture path report a
-         * camera failure after N frames of each start (0 = off), only in the first M
-         * starts of the session when $CAMERAD_TEST_FAIL_STARTS=M is set.
-         * $CAMERAD_TEST_FAILURE_NOTICE_DELAY_MS=D holds each failure notice D ms on the
-         * loop before acting on it (a slow mailbox). Capture thread only. */
-        unsigned long fail_after_frames;
-        unsigned long frames_seen;
+        /* Created with "shared": joins a camera others hold instead of Conflict; never
+         * sets controls. */
+        bool shared;
+        struct session *hold_next;     /* input->holders, loop thread */
+        struct session *attached_next; /* input->attached, under input->attach_lock */
 };
 
 extern const sd_bus_vtable session_vtable[];
@@ -90,10 +85,19 @@ int session_check_owner(struct session *s, sd_bus_message *m, sd_bus_error *erro
 /* For session.c and session-capture.c only. */
 void session_set_state(struct session *s, enum session_state state);
 void session_view(struct session *s, struct session_config_view *v);
-/* Prepares the added outputs and starts the camera; ServiceFatal when it refuses. */
+/* Prepares the added outputs and attaches s to its camera's capture (starting the camera
+ * when no other session runs on it); ServiceFatal when the camera refuses. */
 int session_start_streaming(struct session *s, sd_bus_error *error);
-/* Stops the camera (joining its thread) and tells the outputs. */
+/* Leaves the camera's capture (which stops when s was the last one on it) and tells
+ * the outputs. No frame reaches s's outputs after it returns. */
 void session_stop_streaming(struct session *s);
+
+/* Whether s was created with "shared". For methods a shared session may not call. */
+bool session_is_shared(const struct session *s);
+/* SetControls and anything else that changes the camera for every session on it: 0, or
+ * OperationNotAllowed (7400102) naming `method` for a shared session. */
+int session_check_may_change_camera(const struct session *s, const char *method,
+                                    sd_bus_error *error);
 
 /* The input camera is gone or failed (s may be NULL): a running session stops, emits
  * Error(7400201, reason) and goes back to committed. */
@@ -104,6 +108,5 @@ unsigned manager_count_sessions_of(struct manager *m, const char *owner);
 /* Persistent sessions owned by uid. */
 unsigned manager_count_persistent_sessions_of(struct manager *m, uid_t uid);
 
-/* The path "/org/camerad/Camera1/session/<n>" of a running session holding c, for the
- * Conflict message. */
+/* The path "/org/camerad/Camera1/session/<n>" of a session, for messages. */
 const char *session_path(const struct session *s);

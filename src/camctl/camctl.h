@@ -51,6 +51,7 @@ struct camctl_args {
         uint64_t frames;        /* 0 = not given */
         double timeout;         /* seconds for waits */
         const char *id;         /* video process --id */
+        bool shared;            /* photo/preview/record --shared: a shared session */
 };
 
 struct camctl {

@@ -141,6 +141,37 @@ static int create_output(struct camctl *c, struct capture_session *s, const char
         return s->output_path ? 0 : camctl_error(CAMCTL_EXIT_FAILED, "out of memory");
 }
 
+/* --shared on a camera others use: take the format they fixed (Camera.CaptureFormat)
+ * where the command line leaves it open, at the rate it runs at or 30 fps, whichever is
+ * lower; what the command line names is asked as given, and camerad says when it does
+ * not fit. */
+static int adopt_capture_format(struct camctl *c, struct capture_session *s) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const struct camctl_args *a = c->args;
+        const char *fourcc;
+        uint32_t width, height;
+        double rate;
+        int r;
+
+        r = camctl_get_property(c, s->camera_path, CAMERAD_IFACE_CAMERA, "CaptureFormat", "(suud)", &reply);
+        if (r != 0)
+                return r;
+        r = sd_bus_message_read(reply, "(suud)", &fourcc, &width, &height, &rate);
+        if (r < 0)
+                return camctl_bus_error(NULL, r, "CaptureFormat");
+        if (!fourcc[0])
+                return 0; /* free: choose as usual */
+        if (!a->format)
+                snprintf(s->fourcc, sizeof(s->fourcc), "%s", fourcc);
+        if (!a->width) {
+                s->width = width;
+                s->height = height;
+        }
+        if (strcasecmp(s->fourcc, fourcc) == 0 && s->width == width && s->height == height)
+                s->fps = rate > 0 ? MIN(rate, 30.0) : 0;
+        return 0;
+}
+
 static int setup(struct camctl *c, struct capture_session *s, const char *mode, const char *kind) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *path;
@@ -153,7 +184,14 @@ static int setup(struct camctl *c, struct capture_session *s, const char *mode, 
         if (r != 0)
                 return r;
 
-        r = camctl_call(c, CAMERAD_ROOT_PATH, CAMERAD_IFACE_MANAGER, "CreateSession", &reply, "s", mode);
+        if (c->args->shared) {
+                r = adopt_capture_format(c, s);
+                if (r != 0)
+                        return r;
+                r = camctl_call(c, CAMERAD_ROOT_PATH, CAMERAD_IFACE_MANAGER, "CreateSessionWithOptions",
+                                &reply, "sa{sv}", mode, 1, "shared", "b", 1);
+        } else
+                r = camctl_call(c, CAMERAD_ROOT_PATH, CAMERAD_IFACE_MANAGER, "CreateSession", &reply, "s", mode);
         if (r != 0)
                 return r;
         r = sd_bus_message_read(reply, "o", &path);

@@ -24,6 +24,7 @@ enum {
         OPT_SECONDS = 1 << 10,
         OPT_FRAMES = 1 << 11,
         OPT_ID = 1 << 12,
+        OPT_SHARED = 1 << 13,
 };
 
 struct verb {
@@ -38,12 +39,12 @@ struct verb {
 static const struct verb verbs[] = {
         { "list", 0, 0, 0, 0, verb_list, false },
         { "info", 1, 1, 0, 0, verb_info, false },
-        { "photo", 0, 0, OPT_CAMERA | OPT_SIZE | OPT_FORMAT | OPT_BURST | OPT_QUALITY | OPT_NO_DEFER | OPT_WAIT | OPT_OUTPUT,
-          0, verb_photo, false },
-        { "preview", 0, 0, OPT_CAMERA | OPT_SIZE | OPT_FORMAT | OPT_OUTPUT | OPT_SECONDS | OPT_FRAMES, 0, verb_preview,
-          false },
-        { "record", 0, 0, OPT_CAMERA | OPT_SIZE | OPT_FORMAT | OPT_QUALITY | OPT_NO_DEFER | OPT_OUTPUT | OPT_SECONDS,
-          OPT_SECONDS | OPT_OUTPUT, verb_record, false },
+        { "photo", 0, 0, OPT_CAMERA | OPT_SIZE | OPT_FORMAT | OPT_BURST | OPT_QUALITY | OPT_NO_DEFER | OPT_WAIT | OPT_OUTPUT
+          | OPT_SHARED, 0, verb_photo, false },
+        { "preview", 0, 0, OPT_CAMERA | OPT_SIZE | OPT_FORMAT | OPT_OUTPUT | OPT_SECONDS | OPT_FRAMES | OPT_SHARED, 0,
+          verb_preview, false },
+        { "record", 0, 0, OPT_CAMERA | OPT_SIZE | OPT_FORMAT | OPT_QUALITY | OPT_NO_DEFER | OPT_OUTPUT | OPT_SECONDS
+          | OPT_SHARED, OPT_SECONDS | OPT_OUTPUT, verb_record, false },
         { "pending", 0, 0, 0, 0, verb_pending, false },
         { "process", 0, -1, OPT_ALL | OPT_WAIT, 0, verb_process, false },
         { "remove", 1, -1, 0, 0, verb_remove, false },
@@ -79,6 +80,7 @@ static const struct option long_options[] = {
         { "seconds", required_argument, NULL, 't' },
         { "frames", required_argument, NULL, 'n' },
         { "id", required_argument, NULL, 'I' },
+        { "shared", no_argument, NULL, 'H' },
         {}
 };
 
@@ -98,6 +100,7 @@ static unsigned option_bit(int code) {
         case 't': return OPT_SECONDS;
         case 'n': return OPT_FRAMES;
         case 'I': return OPT_ID;
+        case 'H': return OPT_SHARED;
         default: return 0;
         }
 }
@@ -122,6 +125,7 @@ static void help(void) {
                "                                Stream YUV4MPEG2 (camctl preview | ffplay -)\n"
                "  record -t SECONDS -o FILE.avi [-c C] [-s WxH] [-f F] [-q Q] [--no-defer]\n"
                "                                Record a Motion-JPEG AVI\n"
+               "  (photo, preview, record --shared: join a camera other apps use, in its format)\n"
                "Image processing:\n"
                "  pending                       List images waiting for processing\n"
                "  process ID...|--all [--wait]  Process images now\n"
@@ -265,6 +269,7 @@ static int parse_args(int argc, char **argv, struct camctl_args *a, unsigned *gi
                 case 'I':
                         a->id = optarg;
                         break;
+                case 'H': a->shared = true; break;
                 default:
                         return CAMCTL_EXIT_USAGE; /* getopt printed why */
                 }
@@ -316,7 +321,7 @@ int main(int argc, char **argv) {
         n_args -= consumed;
         if (n_args < v->min_args || (v->max_args >= 0 && n_args > v->max_args))
                 return usage_error("wrong number of arguments for '%s'", v->name);
-        for (unsigned bit = 1; bit <= OPT_ID; bit <<= 1) {
+        for (unsigned bit = 1; bit <= OPT_SHARED; bit <<= 1) {
                 if ((given & bit) && !(v->options & bit)) {
                         fprintf(stderr, "camctl: '%s' takes no --%s\n", v->name, option_name(bit));
                         return CAMCTL_EXIT_USAGE;

@@ -293,6 +293,68 @@ static void test_capture_profile(void) {
         CHECK(p.fps == 0); /* "fastest" wins */
 }
 
+static void test_join(void) {
+        struct session_verdict v;
+        struct output_profile in_use = { V4L2_PIX_FMT_YUYV, 640, 480, 15 };
+        struct session_join_view j = {
+                .camera_path = "/org/camerad/Camera1/camera/0",
+                .holder_path = "/org/camerad/Camera1/session/3",
+                .holder_owner = ":1.7",
+                .in_use = &in_use,
+                .rate = 15,
+        };
+        struct session_config_view c = configuring(true);
+
+        add(&c, OUTPUT_KIND_PREVIEW, (struct output_profile) { V4L2_PIX_FMT_YUYV, 640, 480, 15 });
+
+        /* Not shared, not a holder yet: Conflict naming the holder, whatever the format. */
+        CHECK(session_check_join(&c, &j, &v) < 0);
+        CHECK(v.error == CAMERAD_ERROR_CONFLICT);
+        CHECK(strcmp(v.message, "CommitConfig: camera /org/camerad/Camera1/camera/0 is in use by "
+                                "session /org/camerad/Camera1/session/3 (owner :1.7)") == 0);
+
+        /* Shared, or already a holder: the format decides. */
+        j.shared = true;
+        CHECK(session_check_join(&c, &j, &v) == 0);
+        j.shared = false;
+        j.holds_already = true;
+        CHECK(session_check_join(&c, &j, &v) == 0);
+        j.holds_already = false;
+        j.shared = true;
+
+        /* Slower and "as fast as it runs" outputs join; a faster one does not. */
+        c.added[0].profile.fps = 5;
+        CHECK(session_check_join(&c, &j, &v) == 0);
+        c.added[0].profile.fps = 0;
+        CHECK(session_check_join(&c, &j, &v) == 0);
+        c.added[0].profile.fps = 15.0000000001;
+        CHECK(session_check_join(&c, &j, &v) == 0); /* rounding is not a faster rate */
+        c.added[0].profile.fps = 30;
+        CHECK(session_check_join(&c, &j, &v) < 0);
+        CHECK(v.error == CAMERAD_ERROR_CONFIG_CONFLICT);
+        CHECK(strcmp(v.message, "CommitConfig: camera /org/camerad/Camera1/camera/0 is shared with "
+                                "session /org/camerad/Camera1/session/3 and runs YUYV 640x480 at 15 fps; "
+                                "outputs joining it need that format and size at 15 fps or less, the "
+                                "preview output is YUYV 640x480 at 30 fps") == 0);
+
+        /* A capture at "fastest" runs at the camera's rate, given as rate. */
+        in_use.fps = 0;
+        j.rate = 30;
+        CHECK(session_check_join(&c, &j, &v) == 0);
+        c.added[0].profile.fps = 15;
+
+        /* Another format or size, in any added output. */
+        add(&c, OUTPUT_KIND_PHOTO, (struct output_profile) { V4L2_PIX_FMT_NV12, 640, 480, 15 });
+        CHECK(session_check_join(&c, &j, &v) < 0);
+        CHECK(v.error == CAMERAD_ERROR_CONFIG_CONFLICT);
+        CHECK(strstr(v.message, "the photo output is NV12 640x480 at 15 fps"));
+        c.added[1].profile = (struct output_profile) { V4L2_PIX_FMT_YUYV, 320, 240, 15 };
+        CHECK(session_check_join(&c, &j, &v) < 0);
+        CHECK(strstr(v.message, "the photo output is YUYV 320x240"));
+        c.added[1].profile = (struct output_profile) { V4L2_PIX_FMT_YUYV, 640, 480, 10 };
+        CHECK(session_check_join(&c, &j, &v) == 0);
+}
+
 int main(void) {
         test_state_table();
         test_message_format();
@@ -302,5 +364,6 @@ int main(void) {
         test_outputs();
         test_commit();
         test_capture_profile();
+        test_join();
         return check_report("session-state");
 }
