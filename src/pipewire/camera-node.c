@@ -72,7 +72,7 @@ static void stop_capture(struct camera_node *n) {
         n->reader_io = sd_event_source_disable_unref(n->reader_io);
         n->reader = y4m_reader_free(n->reader);
         if (n->session)
-                log_info("%s: consumer gone, closing the camerad session", n->node_name);
+                log_info("%s: closing the camerad session", n->node_name);
         n->session = camera_session_close(n->session);
 }
 
@@ -196,8 +196,10 @@ static void start_capture(struct camera_node *n) {
 
         if (n->session || !nf || n->state != PW_STREAM_STATE_STREAMING || n->rebuild)
                 return;
+        /* fps 0: as fast as the capture runs, so the session can join a capture another
+         * app started at a lower rate (the README's Shared cameras). */
         struct camera_profile profile = {
-                .fourcc = nf->source.fourcc, .width = nf->width, .height = nf->height, .fps = nf->source.fps,
+                .fourcc = nf->source.fourcc, .width = nf->width, .height = nf->height, .fps = 0,
         };
         log_info("%s: consumer streams %s %ux%u, opening a shared camerad session (%s)", n->node_name,
                  packed_layout_name(nf->layout), nf->width, nf->height, nf->source.fourcc);
