@@ -86,9 +86,25 @@ static void on_state(void *userdata, enum pw_stream_state old, enum pw_stream_st
         }
 }
 
+/* The header meta (pts) is there only when the consumer asks for it too. */
+static void on_param_changed(void *userdata, uint32_t id, const struct spa_pod *param) {
+        struct bench *b = userdata;
+        uint8_t pod[256];
+        struct spa_pod_builder builder = SPA_POD_BUILDER_INIT(pod, sizeof pod);
+        const struct spa_pod *params[1];
+
+        if (id != SPA_PARAM_Format || !param)
+                return;
+        params[0] = spa_pod_builder_add_object(&builder, SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
+                SPA_PARAM_META_type, SPA_POD_Id(SPA_META_Header),
+                SPA_PARAM_META_size, SPA_POD_Int(sizeof(struct spa_meta_header)));
+        pw_stream_update_params(b->stream, params, 1);
+}
+
 static const struct pw_stream_events events = {
         PW_VERSION_STREAM_EVENTS,
         .state_changed = on_state,
+        .param_changed = on_param_changed,
         .process = on_process,
 };
 

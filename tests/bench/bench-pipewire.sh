@@ -22,4 +22,4 @@ sleep 1
 "$build/src/pipewire/camerad-pipewire" --session >"$work/bridge.log" 2>&1 & bridge=$!
 pids+=($bridge)
 sleep 2
-"$build/tests/bench/bench-pipewire" --bridge-pid="$bridge" --format="$format" --frames="$frames"
+timeout 120 "$build/tests/bench/bench-pipewire" --bridge-pid="$bridge" --format="$format" --frames="$frames"
