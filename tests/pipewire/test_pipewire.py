@@ -272,6 +272,30 @@ class PipeWireBridgeTest(camerad_test.CameradTestCase):
         p = self.gst('again', frames=10)
         self.assert_gst_frames(p, 'again', 10)
 
+    def test_camera_failure_ends_the_stream_with_camerads_message(self):
+        self.stop_daemon()
+        wait_for(lambda: find_node() is None, 10, 'node left with camerad')
+        self.start_daemon(env={'CAMERAD_TEST_FAIL_AFTER_FRAMES': '40'})
+        self.wait_node()
+        p = self.gst('failing', frames=0, src_props=['stream-properties=props,node.dont-reconnect=true'])
+        try:
+            # Session.Error reaches the bridge, which ends the stream with its message.
+            wait_for(lambda: 'failure injected by CAMERAD_TEST_FAIL_AFTER_FRAMES' in self.bridge_log(),
+                     30, self.bridge_log)
+            wait_for(lambda: 'published again' in self.bridge_log(), 10, self.bridge_log)
+            wait_for(lambda: not consumer_nodes(), 10,
+                     lambda: 'the consumer stream is still there: ' + json.dumps(consumer_nodes()))
+            # Frames came until the failure, none after it.
+            self.assertTrue(1 <= len(self.pngs('failing')) <= 40, len(self.pngs('failing')))
+        finally:
+            p.kill()
+            p.wait()
+        self.assertIsNone(self.bridge.poll(), 'the bridge survived the camera failure')
+        wait_for(lambda: not self.in_use(), 10, 'InUse still true after the failure')
+        self.assertIsNotNone(self.wait_node())
+        # The error reached PipeWire as the node's error (the consumer saw it end).
+        self.assertIn('streaming -> error: camerad: ', self.bridge_log())
+
 
 if __name__ == '__main__':
     camerad_test.main()
