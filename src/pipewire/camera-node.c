@@ -23,8 +23,11 @@
 struct camera_node {
         struct bridge *bridge;
         char *path, *id, *name, *node_name;
-        struct node_format *formats;
+        struct node_format *all_formats; /* every format of the camera */
+        size_t n_all;
+        struct node_format *formats; /* offered now: all, or those of the capture in use */
         size_t n_formats;
+        struct camera_format capture; /* Camera.CaptureFormat; fourcc "" while free */
 
         struct pw_stream *stream;
         struct spa_hook stream_listener;
@@ -66,6 +69,27 @@ static uint32_t spa_format_of(enum packed_layout layout) {
                 return SPA_VIDEO_FORMAT_YUY2;
         }
         return SPA_VIDEO_FORMAT_UNKNOWN;
+}
+
+#define MAX_ENUM_FORMATS 64
+
+/* One fixed format per (layout, size): consumers such as OBS skip size ranges. */
+static uint32_t build_enum_formats(struct camera_node *n, struct spa_pod_builder *b,
+                                   const struct spa_pod *params[MAX_ENUM_FORMATS]) {
+        uint32_t n_params = 0;
+        for (size_t i = 0; i < n->n_formats && n_params < MAX_ENUM_FORMATS; i++) {
+                const struct node_format *nf = &n->formats[i];
+                const struct spa_pod *p = spa_pod_builder_add_object(b, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat,
+                        SPA_FORMAT_mediaType, SPA_POD_Id(SPA_MEDIA_TYPE_video),
+                        SPA_FORMAT_mediaSubtype, SPA_POD_Id(SPA_MEDIA_SUBTYPE_raw),
+                        SPA_FORMAT_VIDEO_format, SPA_POD_Id(spa_format_of(nf->layout)),
+                        SPA_FORMAT_VIDEO_size, SPA_POD_Rectangle(&SPA_RECTANGLE(nf->width, nf->height)),
+                        SPA_FORMAT_VIDEO_framerate, SPA_POD_Fraction(&SPA_FRACTION(nf->fps_num, nf->fps_den)));
+                if (!p)
+                        break; /* builder full: offer what fits */
+                params[n_params++] = p;
+        }
+        return n_params;
 }
 
 static void stop_capture(struct camera_node *n) {
@@ -208,6 +232,58 @@ static void start_capture(struct camera_node *n) {
                 fail_stream(n, "cannot call camerad");
 }
 
+static bool same_formats(const struct node_format *a, size_t na, const struct node_format *b, size_t nb) {
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++)
+                if (a[i].layout != b[i].layout || a[i].width != b[i].width || a[i].height != b[i].height)
+                        return false;
+        return true;
+}
+
+/* While another app runs the camera, a shared session can only join its format and size
+ * (else camerad's ConfigConflict), so an idle node offers just what that capture gives;
+ * when the camera is free, everything. Changed only while no consumer streams. */
+static void update_offer(struct camera_node *n) {
+        struct node_format *restricted = NULL;
+        size_t n_restricted = 0;
+
+        if (n->session || n->state == PW_STREAM_STATE_STREAMING || n->rebuild || !n->stream)
+                return;
+        if (n->capture.fourcc[0] &&
+            node_formats_build(&n->capture, 1, &restricted, &n_restricted) >= 0 && n_restricted == 0) {
+                free(restricted); /* nothing the bridge can give: offer all */
+                restricted = NULL;
+        }
+        const struct node_format *want = restricted ?: n->all_formats;
+        size_t n_want = restricted ? n_restricted : n->n_all;
+        if (same_formats(want, n_want, n->formats, n->n_formats)) {
+                free(restricted);
+                return;
+        }
+        if (n->formats != n->all_formats)
+                free(n->formats);
+        n->negotiated = NULL;
+        n->formats = restricted ?: n->all_formats;
+        n->n_formats = n_want;
+
+        uint8_t buffer[8192];
+        struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buffer, sizeof buffer);
+        const struct spa_pod *params[MAX_ENUM_FORMATS];
+        uint32_t n_params = build_enum_formats(n, &b, params);
+        pw_stream_update_params(n->stream, params, n_params);
+        if (restricted)
+                log_info("%s: camera runs %s %ux%u for another app; offering only that", n->node_name,
+                         n->capture.fourcc, n->capture.width, n->capture.height);
+        else
+                log_info("%s: camera free; offering all %zu formats", n->node_name, n->n_formats);
+}
+
+void camera_node_set_capture_format(struct camera_node *n, const struct camera_format *capture) {
+        n->capture = *capture;
+        update_offer(n);
+}
+
 static void on_state_changed(void *userdata, enum pw_stream_state old, enum pw_stream_state state,
                              const char *error) {
         struct camera_node *n = userdata;
@@ -217,8 +293,10 @@ static void on_state_changed(void *userdata, enum pw_stream_state old, enum pw_s
         n->state = state;
         if (state == PW_STREAM_STATE_STREAMING)
                 start_capture(n);
-        else
+        else {
                 stop_capture(n);
+                update_offer(n);
+        }
 }
 
 static void update_buffer_params(struct camera_node *n) {
@@ -277,8 +355,8 @@ static const struct pw_stream_events stream_events = {
 static int connect_stream(struct camera_node *n) {
         uint8_t buffer[8192];
         struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buffer, sizeof buffer);
-        const struct spa_pod *params[64];
-        uint32_t n_params = 0;
+        const struct spa_pod *params[MAX_ENUM_FORMATS];
+        uint32_t n_params;
         struct pw_properties *props;
 
         props = pw_properties_new(PW_KEY_MEDIA_CLASS, "Video/Source",
@@ -298,18 +376,7 @@ static int connect_stream(struct camera_node *n) {
                 return -errno;
         pw_stream_add_listener(n->stream, &n->stream_listener, &stream_events, n);
 
-        /* One fixed format per (layout, size): consumers such as OBS skip size ranges. */
-        for (size_t i = 0; i < n->n_formats && n_params < ELEMENTSOF(params); i++) {
-                const struct node_format *nf = &n->formats[i];
-                params[n_params++] = spa_pod_builder_add_object(&b, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat,
-                        SPA_FORMAT_mediaType, SPA_POD_Id(SPA_MEDIA_TYPE_video),
-                        SPA_FORMAT_mediaSubtype, SPA_POD_Id(SPA_MEDIA_SUBTYPE_raw),
-                        SPA_FORMAT_VIDEO_format, SPA_POD_Id(spa_format_of(nf->layout)),
-                        SPA_FORMAT_VIDEO_size, SPA_POD_Rectangle(&SPA_RECTANGLE(nf->width, nf->height)),
-                        SPA_FORMAT_VIDEO_framerate, SPA_POD_Fraction(&SPA_FRACTION(nf->fps_num, nf->fps_den)));
-                if (!params[n_params - 1])
-                        return -ENOBUFS;
-        }
+        n_params = build_enum_formats(n, &b, params);
         n->state = PW_STREAM_STATE_UNCONNECTED;
         return pw_stream_connect(n->stream, PW_DIRECTION_OUTPUT, PW_ID_ANY,
                                  PW_STREAM_FLAG_DRIVER | PW_STREAM_FLAG_MAP_BUFFERS, params, n_params);
@@ -354,11 +421,16 @@ int camera_node_new(struct bridge *b, const struct camera_info *info, struct cam
                 camera_node_free(n, NULL);
                 return -ENOMEM;
         }
-        r = node_formats_build(info->formats, info->n_formats, &n->formats, &n->n_formats);
-        if (r >= 0 && n->n_formats == 0)
+        r = node_formats_build(info->formats, info->n_formats, &n->all_formats, &n->n_all);
+        if (r >= 0 && n->n_all == 0)
                 r = -EOPNOTSUPP;
+        n->formats = n->all_formats;
+        n->n_formats = n->n_all;
+        n->capture = info->capture;
         if (r >= 0)
                 r = connect_stream(n);
+        if (r >= 0)
+                update_offer(n);
         if (r < 0) {
                 camera_node_free(n, NULL);
                 return r;
@@ -377,7 +449,9 @@ struct camera_node *camera_node_free(struct camera_node *n, const char *why) {
         }
         sd_event_source_unref(n->rebuild);
         destroy_stream(n);
-        free(n->formats);
+        if (n->formats != n->all_formats)
+                free(n->formats);
+        free(n->all_formats);
         free(n->path);
         free(n->id);
         free(n->name);

@@ -13,6 +13,8 @@ struct camera_node;
 
 int camera_node_new(struct bridge *b, const struct camera_info *info, struct camera_node **ret);
 const char *camera_node_path(const struct camera_node *n);
+/* Camera.CaptureFormat changed: while idle, the node offers only what can join it. */
+void camera_node_set_capture_format(struct camera_node *n, const struct camera_format *capture);
 /* Ends a running stream with why (camera unplugged, camerad gone) and frees the node. */
 struct camera_node *camera_node_free(struct camera_node *n, const char *why);
 

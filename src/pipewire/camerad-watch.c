@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,7 @@ struct camerad_watch {
         sd_bus *bus;
         const struct camerad_watch_ops *ops;
         void *userdata;
-        sd_bus_slot *owner_match, *props_match, *get_cameras;
+        sd_bus_slot *owner_match, *props_match, *camera_props_match, *get_cameras;
         struct known_camera *cameras;
 };
 
@@ -46,8 +47,22 @@ static void forget_all(struct camerad_watch *w) {
                 forget_camera(w, &w->cameras);
 }
 
-/* The reply of Camera GetAll: Id, Name and Formats (a(suud)). */
+/* A "(suud)" CaptureFormat inside its variant. */
+static int read_capture_format(sd_bus_message *m, struct camera_format *ret) {
+        const char *fourcc;
+        uint32_t width, height;
+        double fps;
+        int r = sd_bus_message_read(m, "v", "(suud)", &fourcc, &width, &height, &fps);
+        if (r < 0)
+                return r;
+        *ret = (struct camera_format) { .width = width, .height = height, .fps = fps };
+        snprintf(ret->fourcc, sizeof ret->fourcc, "%s", fourcc);
+        return 0;
+}
+
+/* The reply of Camera GetAll: Id, Name, Formats (a(suud)) and CaptureFormat. */
 static int parse_camera(sd_bus_message *m, struct known_camera *c) {
+        struct camera_format capture = {};
         const char *id = NULL, *name = NULL;
         struct camera_format *formats = NULL;
         size_t n = 0;
@@ -61,6 +76,8 @@ static int parse_camera(sd_bus_message *m, struct known_camera *c) {
                         break;
                 if (streq(key, "Id") || streq(key, "Name"))
                         r = sd_bus_message_read(m, "v", "s", streq(key, "Id") ? &id : &name);
+                else if (streq(key, "CaptureFormat"))
+                        r = read_capture_format(m, &capture);
                 else if (streq(key, "Formats")) {
                         r = sd_bus_message_enter_container(m, 'v', "a(suud)");
                         if (r >= 0)
@@ -94,6 +111,7 @@ static int parse_camera(sd_bus_message *m, struct known_camera *c) {
                 log_info("camera %s: %s (%s), %zu formats", c->path, id, name, n);
                 struct camera_info info = {
                         .path = c->path, .id = id, .name = name, .formats = formats, .n_formats = n,
+                        .capture = capture,
                 };
                 c->announced = true;
                 c->watch->ops->camera_added(c->watch->userdata, &info);
@@ -227,6 +245,37 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
         return 0;
 }
 
+/* Camera PropertiesChanged: CaptureFormat of a camera already announced. */
+static int on_camera_properties(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct camerad_watch *w = userdata;
+        const char *path = sd_bus_message_get_path(m), *iface;
+        struct known_camera *c = NULL;
+        int r;
+
+        for (struct known_camera *k = w->cameras; k && !c; k = k->next)
+                if (path && streq(k->path, path) && k->announced)
+                        c = k;
+        if (!c || sd_bus_message_read(m, "s", &iface) < 0 || !streq(iface, CAMERAD_CAMERA_IFACE))
+                return 0;
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *key;
+                r = sd_bus_message_read(m, "s", &key);
+                if (r >= 0 && streq(key, "CaptureFormat")) {
+                        struct camera_format capture;
+                        r = read_capture_format(m, &capture);
+                        if (r >= 0)
+                                w->ops->capture_format_changed(w->userdata, c->path, &capture);
+                } else if (r >= 0)
+                        r = sd_bus_message_skip(m, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+        }
+        if (r < 0)
+                log_warning_errno(r, "unexpected Camera PropertiesChanged: %m");
+        return 0;
+}
+
 static int on_manager_properties(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         struct camerad_watch *w = userdata;
         const char *iface;
@@ -283,6 +332,11 @@ int camerad_watch_new(sd_bus *bus, const struct camerad_watch_ops *ops, void *us
                 r = sd_bus_match_signal(bus, &w->props_match, CAMERAD_SERVICE, CAMERAD_ROOT,
                                         "org.freedesktop.DBus.Properties", "PropertiesChanged",
                                         on_manager_properties, w);
+        /* Any path: the cameras' own PropertiesChanged, filtered in the handler. */
+        if (r >= 0)
+                r = sd_bus_match_signal(bus, &w->camera_props_match, CAMERAD_SERVICE, NULL,
+                                        "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                        on_camera_properties, w);
         if (r < 0) {
                 camerad_watch_free(w);
                 return r;
@@ -298,6 +352,7 @@ struct camerad_watch *camerad_watch_free(struct camerad_watch *w) {
                 return NULL;
         sd_bus_slot_unref(w->owner_match);
         sd_bus_slot_unref(w->props_match);
+        sd_bus_slot_unref(w->camera_props_match);
         sd_bus_slot_unref(w->get_cameras);
         while (w->cameras) {
                 struct known_camera *c = w->cameras;

@@ -18,11 +18,15 @@ struct camera_info {
         const char *path, *id, *name;
         const struct camera_format *formats;
         size_t n_formats;
+        struct camera_format capture; /* Camera.CaptureFormat; fourcc "" while free */
 };
 
 struct camerad_watch_ops {
         void (*camera_added)(void *userdata, const struct camera_info *info);
         void (*camera_removed)(void *userdata, const char *path);
+        /* The format another session runs the camera at changed (fourcc "" when free). */
+        void (*capture_format_changed)(void *userdata, const char *path,
+                                       const struct camera_format *capture);
 };
 
 struct camerad_watch;

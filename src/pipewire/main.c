@@ -62,9 +62,17 @@ static void on_camera_removed(void *userdata, const char *path) {
                 }
 }
 
+static void on_capture_format_changed(void *userdata, const char *path, const struct camera_format *capture) {
+        struct node_list *list = userdata;
+        for (struct node_entry *e = list->first; e; e = e->next)
+                if (streq(camera_node_path(e->node), path))
+                        camera_node_set_capture_format(e->node, capture);
+}
+
 static const struct camerad_watch_ops watch_ops = {
         .camera_added = on_camera_added,
         .camera_removed = on_camera_removed,
+        .capture_format_changed = on_capture_format_changed,
 };
 
 static int on_pw_loop(sd_event_source *s, int fd, uint32_t revents, void *userdata) {

@@ -244,6 +244,34 @@ class PipeWireBridgeTest(camerad_test.CameradTestCase):
                    lambda: 'InUse still true after every consumer stopped\n' +
                    self.bridge_log())
 
+    def enum_formats(self):
+        node = find_node()
+        return sorted({(f['format'], f['size']['width'], f['size']['height'])
+                       for f in (node or {}).get('info', {}).get('params', {}).get('EnumFormat', [])})
+
+    def test_camera_held_by_another_app_offers_its_format(self):
+        # camctl first, not shared: it holds the camera and fixes the format (YUYV 640x480).
+        y4m = os.path.join(self.out, 'first.y4m')
+        camctl = subprocess.Popen([CAMCTL_BIN, f'--address={self.address}', 'preview',
+                                   '--size', '640x480', '--format', 'YUYV', '--seconds', '8',
+                                   '-o', y4m], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        try:
+            wait_for(self.in_use, 10, 'camctl did not take the camera')
+            # The idle node now offers only what can join that capture.
+            wait_for(lambda: self.enum_formats() == [('YUY2', 640, 480)], 10,
+                     lambda: f'offered {self.enum_formats()}\n{self.bridge_log()}')
+            # A consumer that takes whatever is offered joins instead of failing.
+            p = self.gst('joined', caps='video/x-raw', frames=20)
+            self.assert_gst_frames(p, 'joined', 20)
+        finally:
+            out, err = camctl.communicate(timeout=60)
+        self.assertEqual(camctl.returncode, 0, err)
+        self.assertGreater(ffprobe_frames(y4m)[3], 0)
+        wait_for(lambda: not self.in_use(), 10, 'InUse still true')
+        wait_for(lambda: len(self.enum_formats()) > 1, 10,
+                 lambda: f'offered {self.enum_formats()} after the camera was freed')
+
     def test_camerad_restart_ends_the_stream_and_brings_the_node_back(self):
         # Told not to wait for another camera (as an app ending its call would), the
         # consumer's stream is ended by the session manager when the node goes.
@@ -260,6 +288,7 @@ class PipeWireBridgeTest(camerad_test.CameradTestCase):
             # so gst-launch itself waits; later versions have on-disconnect=error.)
             wait_for(lambda: not consumer_nodes(), 10,
                      lambda: 'the consumer stream is still there: ' + json.dumps(consumer_nodes()))
+            time.sleep(1)  # a frame already inside the pipeline may still be written
             n = len(self.pngs('live'))
             time.sleep(2)
             self.assertEqual(len(self.pngs('live')), n, 'frames after camerad died')
