@@ -1,48 +1,21 @@
 /* SPDX-License-Identifier: MIT */
+/* A camera's PipeWire node: the driving output stream, the formats it offers, its
+ * states, and its re-creation after an error. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <spa/param/video/format-utils.h>
 #include <spa/pod/builder.h>
-#include <spa/buffer/meta.h>
 
-#include "pipewire/camera-node.h"
-#include "pipewire/camera-session.h"
-#include "pipewire/node-formats.h"
-#include "pipewire/y4m-reader.h"
+#include "pipewire/camera-node-private.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 
 /* After an error the stream stays in its error state this long, so its consumers see the
  * error, before the node is published again. */
 #define REBUILD_DELAY_USEC (500 * 1000)
-
-struct camera_node {
-        struct bridge *bridge;
-        char *path, *id, *name, *node_name;
-        struct node_format *all_formats; /* every format of the camera */
-        size_t n_all;
-        struct node_format *formats; /* offered now: all, or those of the capture in use */
-        size_t n_formats;
-        struct camera_format capture; /* Camera.CaptureFormat; fourcc "" while free */
-
-        struct pw_stream *stream;
-        struct spa_hook stream_listener;
-        enum pw_stream_state state;
-        const struct node_format *negotiated;
-
-        struct camera_session *session; /* while a consumer streams */
-        struct y4m_reader *reader;
-        sd_event_source *reader_io;
-        sd_event_source *rebuild; /* pending re-creation of the stream after an error */
-
-        uint64_t seq, dropped;
-};
-
-static void start_capture(struct camera_node *n);
 
 char *camera_node_name_for(const char *id) {
         char *name;
@@ -92,20 +65,12 @@ static uint32_t build_enum_formats(struct camera_node *n, struct spa_pod_builder
         return n_params;
 }
 
-static void stop_capture(struct camera_node *n) {
-        n->reader_io = sd_event_source_disable_unref(n->reader_io);
-        n->reader = y4m_reader_free(n->reader);
-        if (n->session)
-                log_info("%s: closing the camerad session", n->node_name);
-        n->session = camera_session_close(n->session);
-}
 
 static int on_rebuild(sd_event_source *s, uint64_t usec, void *userdata);
 
-/* Ends the consumers' stream with message; the node comes back shortly for new ones. */
-static void fail_stream(struct camera_node *n, const char *message) {
+void node_fail_stream(struct camera_node *n, const char *message) {
         log_warning("%s: %s", n->node_name, message);
-        stop_capture(n);
+        node_stop_capture(n);
         if (n->rebuild || !n->stream)
                 return;
         pw_stream_set_error(n->stream, -EIO, "%s", message);
@@ -115,122 +80,6 @@ static void fail_stream(struct camera_node *n, const char *message) {
                 log_error_errno(r, "%s: cannot schedule the node's return: %m", n->node_name);
 }
 
-static void push_frame(struct camera_node *n, const struct y4m_frame *f) {
-        const struct node_format *nf = n->negotiated;
-        struct pw_buffer *b;
-
-        if (!nf)
-                return;
-        if (f->width != nf->width || f->height != nf->height) {
-                char msg[160];
-                snprintf(msg, sizeof msg, "camerad sends %ux%u frames, the stream needs %ux%u",
-                         f->width, f->height, nf->width, nf->height);
-                fail_stream(n, msg);
-                return;
-        }
-        b = pw_stream_dequeue_buffer(n->stream);
-        if (!b) {
-                /* Consumers hold every buffer: this frame is dropped, never queued up. */
-                n->dropped++;
-                return;
-        }
-        struct spa_data *d = &b->buffer->datas[0];
-        size_t size = packed_frame_size(nf->layout, nf->width, nf->height);
-        if (!d->data || d->maxsize < size) {
-                d->chunk->size = 0;
-                pw_stream_queue_buffer(n->stream, b);
-                fail_stream(n, "PipeWire gave buffers too small or unmapped for the format");
-                return;
-        }
-        repack_frame(f->chroma, nf->layout, nf->width, nf->height, f->data, d->data);
-        d->chunk->offset = 0;
-        d->chunk->size = (uint32_t) size;
-        d->chunk->stride = (int32_t) packed_stride(nf->layout, nf->width);
-        d->chunk->flags = 0;
-
-        struct spa_meta_header *h = spa_buffer_find_meta_data(b->buffer, SPA_META_Header, sizeof *h);
-        if (h) {
-                h->flags = 0;
-                h->offset = 0;
-                h->pts = (int64_t) f->arrival_nsec;
-                h->dts_offset = 0;
-                h->seq = n->seq;
-        }
-        n->seq++;
-        pw_stream_queue_buffer(n->stream, b);
-        pw_stream_trigger_process(n->stream);
-}
-
-static int on_reader_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        struct camera_node *n = userdata;
-        struct y4m_frame frame;
-        int r;
-
-        /* Every complete frame goes out; a slow consumer loses frames in push_frame. */
-        while ((r = y4m_reader_read(n->reader)) > 0) {
-                y4m_reader_frame(n->reader, &frame);
-                push_frame(n, &frame);
-                if (!n->reader)
-                        return 0; /* push_frame failed the stream */
-        }
-        if (r == -EPIPE)
-                fail_stream(n, "camerad closed the preview stream");
-        else if (r == -EBADMSG)
-                fail_stream(n, "camerad's preview stream is not YUV4MPEG2 4:2:0 or 4:2:2");
-        else if (r < 0) {
-                char msg[128];
-                snprintf(msg, sizeof msg, "reading the preview stream failed: %s", strerror(-r));
-                fail_stream(n, msg);
-        }
-        return 0;
-}
-
-static void on_session_ready(void *userdata, int fd) {
-        struct camera_node *n = userdata;
-        int r;
-
-        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-                safe_close(fd);
-                fail_stream(n, "cannot make the preview stream non-blocking");
-                return;
-        }
-        r = y4m_reader_new(fd, &n->reader);
-        if (r >= 0)
-                r = sd_event_add_io(n->bridge->event, &n->reader_io, fd, EPOLLIN, on_reader_io, n);
-        if (r < 0) {
-                fail_stream(n, "cannot watch the preview stream");
-                return;
-        }
-        log_info("%s: streaming %s %ux%u from camerad", n->node_name,
-                 packed_layout_name(n->negotiated->layout), n->negotiated->width, n->negotiated->height);
-}
-
-static void on_session_failed(void *userdata, const char *message) {
-        fail_stream(userdata, message);
-}
-
-static const struct camera_session_ops session_ops = {
-        .ready = on_session_ready,
-        .failed = on_session_failed,
-};
-
-static void start_capture(struct camera_node *n) {
-        const struct node_format *nf = n->negotiated;
-        int r;
-
-        if (n->session || !nf || n->state != PW_STREAM_STATE_STREAMING || n->rebuild)
-                return;
-        /* fps 0: as fast as the capture runs, so the session can join a capture another
-         * app started at a lower rate (the README's Shared cameras). */
-        struct camera_profile profile = {
-                .fourcc = nf->source.fourcc, .width = nf->width, .height = nf->height, .fps = 0,
-        };
-        log_info("%s: consumer streams %s %ux%u, opening a shared camerad session (%s)", n->node_name,
-                 packed_layout_name(nf->layout), nf->width, nf->height, nf->source.fourcc);
-        r = camera_session_open(n->bridge->bus, n->path, &profile, &session_ops, n, &n->session);
-        if (r < 0)
-                fail_stream(n, "cannot call camerad");
-}
 
 static bool same_formats(const struct node_format *a, size_t na, const struct node_format *b, size_t nb) {
         if (na != nb)
@@ -292,9 +141,9 @@ static void on_state_changed(void *userdata, enum pw_stream_state old, enum pw_s
                   pw_stream_state_as_string(state), error ? ": " : "", error ?: "");
         n->state = state;
         if (state == PW_STREAM_STATE_STREAMING)
-                start_capture(n);
+                node_start_capture(n);
         else {
-                stop_capture(n);
+                node_stop_capture(n);
                 update_offer(n);
         }
 }
@@ -334,7 +183,7 @@ static void on_param_changed(void *userdata, uint32_t id, const struct spa_pod *
                                 nf = &n->formats[i];
         }
         if (nf != n->negotiated)
-                stop_capture(n); /* a new format needs a new camerad profile */
+                node_stop_capture(n); /* a new format needs a new camerad profile */
         n->negotiated = nf;
         if (!nf) {
                 if (param)
@@ -343,7 +192,7 @@ static void on_param_changed(void *userdata, uint32_t id, const struct spa_pod *
         }
         log_debug("%s: format %s %ux%u", n->node_name, packed_layout_name(nf->layout), nf->width, nf->height);
         update_buffer_params(n);
-        start_capture(n);
+        node_start_capture(n);
 }
 
 static const struct pw_stream_events stream_events = {
@@ -383,7 +232,7 @@ static int connect_stream(struct camera_node *n) {
 }
 
 static void destroy_stream(struct camera_node *n) {
-        stop_capture(n);
+        node_stop_capture(n);
         n->negotiated = NULL;
         if (n->stream) {
                 spa_hook_remove(&n->stream_listener);
