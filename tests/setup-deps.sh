@@ -17,6 +17,10 @@ packages=(
         libjpeg-turbo-progs ffmpeg libxml2-utils libimage-exiftool-perl v4l-utils
         # a person's view of the preview: ffplay in a virtual X server
         xvfb
+        # the PipeWire bridge and its suite: pipewire, wireplumber, pipewiresrc
+        libpipewire-0.3-dev pipewire-bin libspa-0.2-modules wireplumber
+        gstreamer1.0-tools gstreamer1.0-pipewire gstreamer1.0-plugins-base
+        gstreamer1.0-plugins-good
         # sanitizers, valgrind, fuzzing
         valgrind clang libclang-rt-14-dev
         # the vivid kernel test
