@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "pipewire/camera-session.h"
-#include "pipewire/camerad-names.h"
+#include "shared/camerad-bus-names.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 
@@ -92,8 +92,8 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
         case STEP_CREATE:
                 r = read_path(m, &s->session_path);
                 if (r >= 0)
-                        r = sd_bus_match_signal(s->bus, &s->error_match, CAMERAD_SERVICE, s->session_path,
-                                                CAMERAD_SESSION_IFACE, "Error", on_session_error, s);
+                        r = sd_bus_match_signal(s->bus, &s->error_match, CAMERAD_BUS_NAME, s->session_path,
+                                                CAMERAD_IFACE_SESSION, "Error", on_session_error, s);
                 break;
         case STEP_CREATE_OUTPUT:
                 r = read_path(m, &s->output_path);
@@ -135,13 +135,13 @@ static int append_profile(struct camera_session *s, sd_bus_message *m) {
 
 static int start_step(struct camera_session *s) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        const char *path = s->step == STEP_CREATE ? CAMERAD_ROOT
+        const char *path = s->step == STEP_CREATE ? CAMERAD_ROOT_PATH
                          : s->step == STEP_OPEN_STREAM ? s->output_path : s->session_path;
-        const char *iface = s->step == STEP_CREATE ? CAMERAD_MANAGER_IFACE
-                          : s->step == STEP_OPEN_STREAM ? CAMERAD_PREVIEW_IFACE : CAMERAD_SESSION_IFACE;
+        const char *iface = s->step == STEP_CREATE ? CAMERAD_IFACE_MANAGER
+                          : s->step == STEP_OPEN_STREAM ? CAMERAD_IFACE_PREVIEW : CAMERAD_IFACE_SESSION;
         int r;
 
-        r = sd_bus_message_new_method_call(s->bus, &m, CAMERAD_SERVICE, path, iface, step_member[s->step]);
+        r = sd_bus_message_new_method_call(s->bus, &m, CAMERAD_BUS_NAME, path, iface, step_member[s->step]);
         if (r < 0)
                 return r;
         switch (s->step) {
@@ -209,8 +209,8 @@ struct camera_session *camera_session_close(struct camera_session *s) {
         sd_bus_slot_unref(s->error_match);
         if (s->session_path) {
                 /* Fire and forget: a camerad that is gone has released it already. */
-                int r = sd_bus_call_method_async(s->bus, NULL, CAMERAD_SERVICE, s->session_path,
-                                                 CAMERAD_SESSION_IFACE, "Release", NULL, NULL, "");
+                int r = sd_bus_call_method_async(s->bus, NULL, CAMERAD_BUS_NAME, s->session_path,
+                                                 CAMERAD_IFACE_SESSION, "Release", NULL, NULL, "");
                 if (r < 0)
                         log_debug_errno(r, "cannot release %s: %m", s->session_path);
                 else

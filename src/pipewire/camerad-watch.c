@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipewire/camerad-names.h"
+#include "shared/camerad-bus-names.h"
 #include "pipewire/camerad-watch.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -143,7 +143,7 @@ static int call_no_autostart(struct camerad_watch *w, const char *path, const ch
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(w->bus, &m, CAMERAD_SERVICE, path,
+        r = sd_bus_message_new_method_call(w->bus, &m, CAMERAD_BUS_NAME, path,
                                            "org.freedesktop.DBus.Properties", member);
         if (r >= 0)
                 r = sd_bus_message_set_auto_start(m, false);
@@ -166,7 +166,7 @@ static void track_camera(struct camerad_watch *w, const char *path) {
         c->next = w->cameras;
         w->cameras = c;
         int r = call_no_autostart(w, path, "GetAll", &c->getall, on_camera_getall, c,
-                                  CAMERAD_CAMERA_IFACE, NULL);
+                                  CAMERAD_IFACE_CAMERA, NULL);
         if (r < 0)
                 log_warning_errno(r, "camera %s: cannot ask for its properties: %m", path);
 }
@@ -221,8 +221,8 @@ static int on_cameras_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret
 
 static void query_cameras(struct camerad_watch *w) {
         w->get_cameras = sd_bus_slot_unref(w->get_cameras);
-        int r = call_no_autostart(w, CAMERAD_ROOT, "Get", &w->get_cameras, on_cameras_reply, w,
-                                  CAMERAD_MANAGER_IFACE, "Cameras");
+        int r = call_no_autostart(w, CAMERAD_ROOT_PATH, "Get", &w->get_cameras, on_cameras_reply, w,
+                                  CAMERAD_IFACE_MANAGER, "Cameras");
         if (r < 0)
                 log_warning_errno(r, "cannot ask camerad for its cameras: %m");
 }
@@ -231,7 +231,7 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
         struct camerad_watch *w = userdata;
         const char *name, *old_owner, *new_owner;
 
-        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, CAMERAD_SERVICE))
+        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, CAMERAD_BUS_NAME))
                 return 0;
         if (*old_owner) {
                 log_info("camerad left the bus");
@@ -255,7 +255,7 @@ static int on_camera_properties(sd_bus_message *m, void *userdata, sd_bus_error 
         for (struct known_camera *k = w->cameras; k && !c; k = k->next)
                 if (path && streq(k->path, path) && k->announced)
                         c = k;
-        if (!c || sd_bus_message_read(m, "s", &iface) < 0 || !streq(iface, CAMERAD_CAMERA_IFACE))
+        if (!c || sd_bus_message_read(m, "s", &iface) < 0 || !streq(iface, CAMERAD_IFACE_CAMERA))
                 return 0;
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
         while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
@@ -282,7 +282,7 @@ static int on_manager_properties(sd_bus_message *m, void *userdata, sd_bus_error
         int r;
 
         r = sd_bus_message_read(m, "s", &iface);
-        if (r < 0 || !streq(iface, CAMERAD_MANAGER_IFACE))
+        if (r < 0 || !streq(iface, CAMERAD_IFACE_MANAGER))
                 return 0;
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
         while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
@@ -329,12 +329,12 @@ int camerad_watch_new(sd_bus *bus, const struct camerad_watch_ops *ops, void *us
         r = sd_bus_match_signal(bus, &w->owner_match, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                 "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, w);
         if (r >= 0)
-                r = sd_bus_match_signal(bus, &w->props_match, CAMERAD_SERVICE, CAMERAD_ROOT,
+                r = sd_bus_match_signal(bus, &w->props_match, CAMERAD_BUS_NAME, CAMERAD_ROOT_PATH,
                                         "org.freedesktop.DBus.Properties", "PropertiesChanged",
                                         on_manager_properties, w);
         /* Any path: the cameras' own PropertiesChanged, filtered in the handler. */
         if (r >= 0)
-                r = sd_bus_match_signal(bus, &w->camera_props_match, CAMERAD_SERVICE, NULL,
+                r = sd_bus_match_signal(bus, &w->camera_props_match, CAMERAD_BUS_NAME, NULL,
                                         "org.freedesktop.DBus.Properties", "PropertiesChanged",
                                         on_camera_properties, w);
         if (r < 0) {
