@@ -11,7 +11,7 @@
 #include "shared/log.h"
 #include "shared/mailbox.h"
 
-#define CAMERA_INTERFACE CAMERAD_INTERFACE_PREFIX "Camera"
+#define CAMERA_INTERFACE CAMERAD_IFACE_CAMERA
 
 static int append_control(sd_bus_message *reply, const struct camera_control *c) {
         int r;

@@ -10,7 +10,7 @@
 #include "shared/log.h"
 #include "shared/macro.h"
 
-#define OUTPUT_INTERFACE CAMERAD_INTERFACE_PREFIX "Output"
+#define OUTPUT_INTERFACE CAMERAD_IFACE_OUTPUT
 
 /* A new kind is a file defining its ops and a line here. */
 static const struct output_kind_ops *const output_kinds[_OUTPUT_KIND_MAX] = {

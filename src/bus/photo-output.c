@@ -26,7 +26,7 @@
 #define PHOTO_STR(x) #x
 #define PHOTO_XSTR(x) PHOTO_STR(x)
 #define PHOTO_POLL_USEC (10 * 1000ULL)
-#define PHOTO_INTERFACE CAMERAD_INTERFACE_PREFIX "PhotoOutput"
+#define PHOTO_INTERFACE CAMERAD_IFACE_PHOTO
 
 struct photo_wait;
 

@@ -117,7 +117,7 @@ static void preview_output_free(struct output *o) {
 const struct output_kind_ops preview_output_ops = {
         .kind = OUTPUT_KIND_PREVIEW,
         .name = "preview",
-        .interface = CAMERAD_INTERFACE_PREFIX "PreviewOutput",
+        .interface = CAMERAD_IFACE_PREVIEW,
         .vtable = preview_output_vtable,
         .needs_pixels = true,
         .new = preview_output_new,

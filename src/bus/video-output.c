@@ -206,7 +206,7 @@ static void video_output_free(struct output *o) {
 const struct output_kind_ops video_output_ops = {
         .kind = OUTPUT_KIND_VIDEO,
         .name = "video",
-        .interface = CAMERAD_INTERFACE_PREFIX "VideoOutput",
+        .interface = CAMERAD_IFACE_VIDEO,
         .vtable = video_output_vtable,
         .needs_pixels = false, /* a recorder can write a camera's compressed frames as they are */
         .new = video_output_new,

@@ -177,8 +177,11 @@ int jpeg_encode_nv12(struct jpeg_encoder *e, const uint8_t *data, unsigned width
         return jpeg_encode_planes(e, &planes, quality, out);
 }
 
-int jpeg_encode_yuyv(struct jpeg_encoder *e, const uint8_t *data, unsigned width, unsigned height,
-                     unsigned stride, int quality, struct jpeg_buffer *out) {
+/* Packed 4:2:2 (YUYV or UYVY, by split_row): split into 4:2:2 planes, which keep every row
+ * of chroma, then encode. */
+static int encode_packed_422(struct jpeg_encoder *e, const uint8_t *data, unsigned width, unsigned height,
+                             unsigned stride, int quality, struct jpeg_buffer *out,
+                             void (*split_row)(const uint8_t *, uint8_t *, uint8_t *, uint8_t *, unsigned)) {
         unsigned cw = width / 2;
         uint8_t *yp, *u, *v;
         int r;
@@ -193,11 +196,9 @@ int jpeg_encode_yuyv(struct jpeg_encoder *e, const uint8_t *data, unsigned width
         yp = e->scratch;
         u = yp + (size_t) width * height;
         v = u + (size_t) cw * height;
-
-        /* Y0 Cb Y1 Cr per pixel pair; 4:2:2 planes keep every row of chroma. */
         for (unsigned y = 0; y < height; y++)
-                yuv_split_yuyv_row(data + (size_t) y * stride, yp + (size_t) y * width,
-                                   u + (size_t) y * cw, v + (size_t) y * cw, cw);
+                split_row(data + (size_t) y * stride, yp + (size_t) y * width, u + (size_t) y * cw,
+                          v + (size_t) y * cw, cw);
 
         struct yuv_planes planes = {
                 .width = width,
@@ -209,34 +210,14 @@ int jpeg_encode_yuyv(struct jpeg_encoder *e, const uint8_t *data, unsigned width
         return jpeg_encode_planes(e, &planes, quality, out);
 }
 
+int jpeg_encode_yuyv(struct jpeg_encoder *e, const uint8_t *data, unsigned width, unsigned height,
+                     unsigned stride, int quality, struct jpeg_buffer *out) {
+        return encode_packed_422(e, data, width, height, stride, quality, out, yuv_split_yuyv_row);
+}
+
 int jpeg_encode_uyvy(struct jpeg_encoder *e, const uint8_t *data, unsigned width, unsigned height,
                      unsigned stride, int quality, struct jpeg_buffer *out) {
-        unsigned cw = width / 2;
-        uint8_t *yp, *u, *v;
-        int r;
-
-        if (!data || width == 0 || height == 0 || (width | height) & 1 || stride < width * 2 ||
-            width > MEDIA_MAX_SIDE || height > MEDIA_MAX_SIDE)
-                return -EINVAL;
-
-        r = ensure_scratch(e, (size_t) width * height * 2);
-        if (r < 0)
-                return r;
-        yp = e->scratch;
-        u = yp + (size_t) width * height;
-        v = u + (size_t) cw * height;
-        for (unsigned y = 0; y < height; y++)
-                yuv_split_uyvy_row(data + (size_t) y * stride, yp + (size_t) y * width,
-                                   u + (size_t) y * cw, v + (size_t) y * cw, cw);
-
-        struct yuv_planes planes = {
-                .width = width,
-                .height = height,
-                .subsamp = YUV_SUBSAMP_422,
-                .plane = { yp, u, v },
-                .stride = { width, cw, cw },
-        };
-        return jpeg_encode_planes(e, &planes, quality, out);
+        return encode_packed_422(e, data, width, height, stride, quality, out, yuv_split_uyvy_row);
 }
 
 int jpeg_decoder_new(struct jpeg_decoder **ret) {
