@@ -50,7 +50,11 @@ void camera_device_deliver(struct camera_device *d, struct frame *f) {
                         atomic_fetch_add_explicit(&d->corrupt, 1, memory_order_relaxed);
                         return;
                 }
-                if (atomic_load_explicit(&d->needs_pixels, memory_order_relaxed)) {
+                /* Once pixels are no longer needed, frames still go through the stage
+                 * until it is empty: one passing the frames in it would reach outputs out
+                 * of order, and a recorder drops the late ones. */
+                if (atomic_load_explicit(&d->needs_pixels, memory_order_relaxed) ||
+                    mjpeg_decode_stage_pending(d->decode)) {
                         (void) mjpeg_decode_stage_push(d->decode, f); /* a drop is counted there */
                         return;
                 }

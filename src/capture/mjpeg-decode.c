@@ -207,6 +207,15 @@ bool mjpeg_decode_stage_push(struct mjpeg_decode_stage *s, struct frame *jpeg) {
         return queued;
 }
 
+bool mjpeg_decode_stage_pending(struct mjpeg_decode_stage *s) {
+        bool pending;
+
+        pthread_mutex_lock(&s->lock);
+        pending = (s->count > 0 || s->busy) && !s->stop;
+        pthread_mutex_unlock(&s->lock);
+        return pending;
+}
+
 void mjpeg_decode_stage_drain(struct mjpeg_decode_stage *s) {
         pthread_mutex_lock(&s->lock);
         while ((s->count > 0 || s->busy) && !s->stop)

@@ -36,6 +36,9 @@ int mjpeg_decode_stage_new(unsigned width, unsigned height, unsigned queue_lengt
  * on decoding; false when the queue was full and the frame dropped. */
 bool mjpeg_decode_stage_push(struct mjpeg_decode_stage *s, struct frame *jpeg);
 
+/* Whether frames pushed earlier are still queued or being decoded and delivered. */
+bool mjpeg_decode_stage_pending(struct mjpeg_decode_stage *s);
+
 /* Waits until every frame queued so far was decoded (or dropped). For tests and benches. */
 void mjpeg_decode_stage_drain(struct mjpeg_decode_stage *s);
 

@@ -62,12 +62,16 @@ static long walk_headers(const uint8_t *p, size_t size,
         return -EBADMSG;
 }
 
-static bool stop_at_dht(const uint8_t *seg, size_t len, void *userdata) {
-        return seg[1] != M_DHT;
+static bool note_dht(const uint8_t *seg, size_t len, void *userdata) {
+        bool *found = userdata;
+        *found = *found || seg[1] == M_DHT;
+        return true;
 }
 
+/* The whole header is walked even after a DHT: damage further on must not pass. */
 bool jpeg_has_dht(const void *jpeg, size_t size) {
-        return walk_headers(jpeg, size, stop_at_dht, NULL) == -ECANCELED;
+        bool found = false;
+        return walk_headers(jpeg, size, note_dht, &found) >= 0 && found;
 }
 
 static struct {
@@ -127,11 +131,11 @@ static void std_dht_init(void) {
 
 int jpeg_insert_dht(const void *jpeg, size_t size, uint8_t **ret, size_t *ret_size) {
         const uint8_t *in = jpeg;
-        long sos = walk_headers(in, size, stop_at_dht, NULL);
-        bool has = sos == -ECANCELED;
+        bool has = false;
+        long sos = walk_headers(in, size, note_dht, &has);
         uint8_t *out;
 
-        if (sos < 0 && !has)
+        if (sos < 0)
                 return (int) sos;
         if (!has) {
                 pthread_once(&std_dht.once, std_dht_init);

@@ -232,6 +232,9 @@ static void fill_jpeg(uint8_t *p, struct v4l2_buffer *b) {
         case ACT_MJPEG_EMPTY:
                 n = 0;
                 break;
+        case ACT_MJPEG_OVERLONG:
+                n = fake.buf_len + 4096;
+                break;
         default:
                 break;
         }

@@ -29,6 +29,7 @@ enum action {
         ACT_MJPEG_CORRUPT,   /* the next JPEG with a marker in its entropy data */
         ACT_MJPEG_PADDED,    /* the next JPEG followed by zero bytes (bytesused counts them) */
         ACT_MJPEG_EMPTY,     /* bytesused 0 */
+        ACT_MJPEG_OVERLONG,  /* the next JPEG with bytesused past the buffer's length */
 };
 
 struct fake {

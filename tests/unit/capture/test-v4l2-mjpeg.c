@@ -198,6 +198,50 @@ static void test_mjpeg_decode(void) {
         camera_device_free(d);
 }
 
+/* A camera that changes resolution on its own, and a driver reporting more bytes than its
+ * buffer holds: frames of another size are dropped and counted (before the decoder too),
+ * the overlong buffer is skipped; the stream goes on with the good frames. */
+static void test_mjpeg_wrong_size_and_overlong(bool needs_pixels) {
+        struct camera_device *d = NULL;
+        struct camera_stats st;
+        struct sink s;
+        struct jpeg_encoder *e = NULL;
+        struct yuv_image img = {};
+        struct jpeg_buffer small = {};
+        static const enum action script[] = {
+                ACT_FRAME, ACT_FRAME, ACT_FRAME, ACT_MJPEG_OVERLONG, ACT_FRAME, ACT_FRAME,
+        };
+
+        check_ok(jpeg_encoder_new(&e));
+        check_ok(yuv_image_alloc(&img, FAKE_W / 2, FAKE_H / 2, YUV_SUBSAMP_422));
+        for (unsigned p = 0; p < 3; p++)
+                memset(img.plane[p], 90 + 20 * p, img.stride[p] * img.plane_height[p]);
+        struct yuv_planes v = yuv_image_planes(&img);
+        check_ok(jpeg_encode_planes(e, &v, 80, &small));
+        /* Played in turn: jpegs[0], small, jpegs[1], (jpegs[0] overlong), small, jpegs[1]. */
+        const uint8_t *play[3] = { jpegs[0], small.data, jpegs[1] };
+        const size_t play_sizes[3] = { jpeg_sizes[0], small.size, jpeg_sizes[1] };
+
+        fake_reset();
+        fake_set_jpegs(play, play_sizes, 3);
+        sink_init(&s);
+        check_ok(camera_device_new_v4l2("/dev/fake0", &fake_ops, &d));
+        camera_device_set_needs_pixels(d, needs_pixels);
+        run_script(d, &fmt_mjpeg, &s, script, ELEMENTSOF(script));
+        check(s.frames == 3);
+        if (needs_pixels)
+                check(s.decoded == 3 && s.mjpeg == 0 && s.decoded_ok);
+        else
+                check(s.mjpeg == 3 && s.decoded == 0 && s.bytes_ok);
+        camera_device_get_stats(d, &st);
+        check(st.delivered == 3 && st.corrupt == 2 && st.decode_dropped == 0);
+        check(st.decoded == (needs_pixels ? 3u : 0u));
+        camera_device_free(d);
+        jpeg_buffer_done(&small);
+        yuv_image_done(&img);
+        jpeg_encoder_free(e);
+}
+
 /* A camera that streams only MJPEG is taken (probe used to refuse it); libv4l2's converted
  * YU12 of it is listed only at sizes MJPG does not have. */
 static void test_mjpeg_only(void) {
@@ -333,6 +377,8 @@ int main(void) {
         test_decode_stage_queue();
         test_mjpeg_pass_through();
         test_mjpeg_decode();
+        test_mjpeg_wrong_size_and_overlong(false);
+        test_mjpeg_wrong_size_and_overlong(true);
         test_mjpeg_only();
         test_converted_only();
         test_native_raw(V4L2_PIX_FMT_YUV420);

@@ -105,6 +105,28 @@ static void test_strip_and_insert(void) {
         jpeg_buffer_done(&j);
 }
 
+/* Headers broken after a DHT (a camera's damaged frame): every marker function refuses them
+ * alike, rather than stopping at the DHT and passing the rest on. */
+static void test_broken_after_dht(void) {
+        struct jpeg_buffer j = {};
+        make_jpeg(&j);
+        size_t sos = sos_offset(j.data, j.size);
+        uint8_t *broken = malloc(j.size), *stripped = malloc(j.size), *out = NULL;
+        size_t out_size = 0;
+        ASSERT(broken && stripped);
+        memcpy(broken, j.data, j.size);
+        ASSERT(broken[sos - 2] != 0xFF); /* the last header segment's payload */
+        broken[sos] = 0x19;              /* SOS marker gone: garbage where a segment belongs */
+
+        ASSERT(!jpeg_has_dht(broken, j.size));
+        ASSERT_EQ(jpeg_insert_dht(broken, j.size, &out, &out_size), -EBADMSG);
+        ASSERT_EQ(jpeg_strip_dht(broken, j.size, stripped), -EBADMSG);
+        ASSERT(!out);
+        free(stripped);
+        free(broken);
+        jpeg_buffer_done(&j);
+}
+
 /* The proxy of a DHT-less camera frame: djpeg reads it, EXIF is there, the picture is the
  * camera's own. */
 static void test_camera_proxy(void) {
@@ -196,6 +218,7 @@ int main(void) {
         dir = test_tmpdir();
         test_frame_length();
         test_strip_and_insert();
+        test_broken_after_dht();
         test_camera_proxy();
         test_strict_decode();
         test_rmdir(dir);
