@@ -264,8 +264,11 @@ class MjpegTest(camerad_test.CameradTestCase):
                             '-of', 'csv=p=0', avi], capture_output=True, text=True, check=True)
         codec, w, h, n = r.stdout.strip().split(',')
         self.assertEqual((codec, int(w), int(h)), ('mjpeg', 1920, 1080))
-        # 2 s at 30 fps, all of them (a few fewer under valgrind's slowness).
-        self.assertGreaterEqual(int(n), 1 if self.daemon.valgrind else 50)
+        # 2 s at 30 fps, all of them. Under valgrind or a sanitizer the virtual camera itself
+        # cannot draw and encode 1080p at 30 fps on a busy machine, so only "some" is asked
+        # there; that no delivered frame is lost is test-mjpeg-deliver's (unit) business.
+        slowed = self.daemon.valgrind or self.daemon.sanitized
+        self.assertGreaterEqual(int(n), 1 if slowed else 50)
         frames = self.camera_frames(avi)
         self.assertEqual(len(frames), int(n))
         self.assertFalse(any(0xC4 in jpeg_segments(f) for f in frames))  # no re-encode
