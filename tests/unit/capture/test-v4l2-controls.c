@@ -38,7 +38,9 @@ static const char *menu_name(const struct camera_control *c, int64_t index) {
 }
 
 static void test_names(void) {
-        static const char *const cases[][2] = {
+        static const struct {
+                char v4l2[32], ours[32];
+        } cases[] = {
                 { "White Balance, Automatic", "white-balance-automatic" },
                 { "Power Line Frequency", "power-line-frequency" },
                 { "Exposure Time, Absolute", "exposure-time-absolute" },
@@ -52,10 +54,10 @@ static void test_names(void) {
         char buf[CAMERA_CONTROL_NAME_MAX];
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                camera_control_name_from_v4l2(cases[i][0], buf, sizeof buf);
-                if (!streq(buf, cases[i][1]))
-                        fprintf(stderr, "'%s' → '%s', want '%s'\n", cases[i][0], buf, cases[i][1]);
-                check(streq(buf, cases[i][1]));
+                camera_control_name_from_v4l2(cases[i].v4l2, buf, sizeof buf);
+                if (!streq(buf, cases[i].ours))
+                        fprintf(stderr, "'%s' → '%s', want '%s'\n", cases[i].v4l2, buf, cases[i].ours);
+                check(streq(buf, cases[i].ours));
         }
         camera_control_name_from_v4l2("Brightness", buf, 5);
         check(streq(buf, "brig"));
