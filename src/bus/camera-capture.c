@@ -165,8 +165,9 @@ static void log_capture_stats(struct camera *c) {
         camera_device_get_stats(c->device, &st);
         if (st.corrupt > 0 || st.decode_dropped > 0)
                 log_info("%s: %llu frames delivered, %llu damaged MJPEG frames dropped, %llu not "
-                         "decoded for a busy decoder (only pixel outputs missed them)", c->path, (unsigned long long) st.delivered,
-                         (unsigned long long) st.corrupt, (unsigned long long) st.decode_dropped);
+                         "decoded for a busy decoder (only pixel outputs missed them)", c->path,
+                         (unsigned long long) st.delivered, (unsigned long long) st.corrupt,
+                         (unsigned long long) st.decode_dropped);
 }
 
 static int camera_capture_start(struct camera *c) {

@@ -21,10 +21,11 @@ static void deliver_decoded(struct frame *f, void *userdata) {
         struct camera_device *d = userdata;
         assert(f->compressed); /* what keeps it from the compressed consumers */
         d->on_frame(f, d->userdata);
-        if (d->decode_test_delay_ms > 0) /* holds the decode thread, so its queue fills */
-                (void) nanosleep(&(struct timespec) { .tv_sec = d->decode_test_delay_ms / 1000,
-                                                      .tv_nsec = (long) (d->decode_test_delay_ms % 1000) * 1000000 },
+        if (d->decode_test_delay_ms > 0) { /* holds the decode thread, so its queue fills */
+                unsigned ms = d->decode_test_delay_ms;
+                (void) nanosleep(&(struct timespec) { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000 },
                                  NULL);
+        }
 }
 
 /* Capture thread: whether f is a whole JPEG of the stream's size. */

@@ -42,6 +42,7 @@ typedef void (*camera_frame_fn)(struct frame *f, void *userdata);
 static inline bool camera_frame_is_for(const struct frame *f, bool needs_pixels) {
         return needs_pixels ? f->fourcc != V4L2_PIX_FMT_MJPEG : f->compressed == NULL;
 }
+
 /* Called on the capture thread at most once per start when streaming failed for good
  * (error is a negative errno, e.g. -ENODEV on unplug). The thread then ends by itself;
  * camera_device_stop() must still be called to join it. */
