@@ -43,9 +43,10 @@ struct camera {
          * failure after N frames of each start (0 = off), only in the first M starts of
          * the camera when $CAMERAD_TEST_FAIL_STARTS=M is set.
          * $CAMERAD_TEST_FAILURE_NOTICE_DELAY_MS=D holds each failure notice D ms on the
-         * loop before acting on it (a slow mailbox). Capture thread only. */
+         * loop before acting on it (a slow mailbox). Set before the capture starts;
+         * frames_seen is atomic since decoded frames come on the decode thread. */
         unsigned long fail_after_frames;
-        unsigned long frames_seen;
+        atomic_ulong frames_seen;
         bool removed;           /* gone from the bus (unplugged); freed when unused */
         bool connected;         /* last Connected value emitted */
         atomic_bool controls_notice_pending; /* bus/camera-controls-property.c */

@@ -5,6 +5,7 @@
 #include <systemd/sd-bus.h>
 
 #include "bus/session-state.h"
+#include "capture/camera-device.h"
 
 struct session;
 struct frame;
@@ -66,7 +67,10 @@ static inline void output_session_stopped(struct output *o) {
         o->ops->stopped(o);
 }
 
-/* Capture thread, fanout_lock held: one frame for this (added) output. Never blocks. */
+/* Capture or decode thread, fanout_lock held: one frame for this (added) output, if it is
+ * the output's kind of frame (an MJPEG camera's frame comes as it is and decoded). Never
+ * blocks. */
 static inline void output_push_frame(struct output *o, struct frame *f) {
-        o->ops->push(o, f);
+        if (camera_frame_is_for(f, o->ops->needs_pixels))
+                o->ops->push(o, f);
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <assert.h>
 #include <linux/videodev2.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "capture/camera-device-private.h"
 #include "media/jpeg-markers.h"
@@ -10,13 +12,20 @@
 
 /* Frame delivery, and the MJPEG part of it: every camera JPEG is checked on the capture
  * thread (cheap: markers and the header) so a truncated or damaged frame never reaches an
- * output, and is decoded on the decode stage's thread only while some output needs
- * pixels. */
+ * output, and is always delivered as it came, there and then: what takes compressed frames
+ * (a recording) gets every frame, however busy the decoder is. Only while some output needs
+ * pixels is it also decoded on the decode stage's thread, which delivers the decoded frame
+ * for the pixel outputs; a full decode queue costs them that frame, nothing else. */
 
 static void deliver_decoded(struct frame *f, void *userdata) {
         struct camera_device *d = userdata;
-        atomic_fetch_add_explicit(&d->delivered, 1, memory_order_relaxed);
+        assert(f->compressed); /* what keeps it from the compressed consumers */
         d->on_frame(f, d->userdata);
+        if (d->decode_test_delay_ms > 0) { /* holds the decode thread, so its queue fills */
+                unsigned ms = d->decode_test_delay_ms;
+                (void) nanosleep(&(struct timespec) { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000 },
+                                 NULL);
+        }
 }
 
 /* Capture thread: whether f is a whole JPEG of the stream's size. */
@@ -50,14 +59,9 @@ void camera_device_deliver(struct camera_device *d, struct frame *f) {
                         atomic_fetch_add_explicit(&d->corrupt, 1, memory_order_relaxed);
                         return;
                 }
-                /* Once pixels are no longer needed, frames still go through the stage
-                 * until it is empty: one passing the frames in it would reach outputs out
-                 * of order, and a recorder drops the late ones. */
-                if (atomic_load_explicit(&d->needs_pixels, memory_order_relaxed) ||
-                    mjpeg_decode_stage_pending(d->decode)) {
+                /* Queued first, so decoding overlaps the outputs' work below. */
+                if (atomic_load_explicit(&d->needs_pixels, memory_order_relaxed))
                         (void) mjpeg_decode_stage_push(d->decode, f); /* a drop is counted there */
-                        return;
-                }
         }
         atomic_fetch_add_explicit(&d->delivered, 1, memory_order_relaxed);
         d->on_frame(f, d->userdata);
@@ -69,6 +73,8 @@ int camera_device_mjpeg_start(struct camera_device *d, const struct capture_form
         d->decode_stats = (struct mjpeg_decode_stats) {};
         if (fmt->fourcc != V4L2_PIX_FMT_MJPEG)
                 return 0;
+        const char *delay = getenv("CAMERAD_TEST_DECODE_DELAY_MS");
+        d->decode_test_delay_ms = delay ? (unsigned) MIN(strtoul(delay, NULL, 10), 10000ul) : 0;
         r = jpeg_decoder_new(&d->checker);
         if (r < 0)
                 return r;

@@ -36,6 +36,7 @@ struct camera_device {
         struct mjpeg_decode_stage *decode;
         atomic_uint_fast64_t delivered, corrupt;
         struct mjpeg_decode_stats decode_stats; /* of the last stream, once it stopped */
+        unsigned decode_test_delay_ms; /* $CAMERAD_TEST_DECODE_DELAY_MS: a slow decoder */
         atomic_bool error_reported;
         camera_frame_fn on_frame;
         camera_error_fn on_error;
@@ -52,8 +53,8 @@ int camera_device_new_internal(const struct camera_backend *backend, void *data,
 
 /* Capture thread: hand a frame to the session's callback (borrowed). An MJPEG frame is
  * checked first (SOI, EOI, a header TurboJPEG reads, the stream's size; f->size is trimmed to
- * the EOI) and dropped and counted when damaged; when an output needs pixels it goes to the
- * decode stage instead, whose thread delivers the decoded frame. */
+ * the EOI) and dropped and counted when damaged; when an output needs pixels it is also
+ * queued for the decode stage, whose thread delivers the decoded frame. */
 void camera_device_deliver(struct camera_device *d, struct frame *f);
 
 /* camera_device_start/stop's MJPEG part: the checker and decode stage of a stream. */

@@ -27,10 +27,22 @@ struct camera_device_info {
 struct camera_device;
 struct v4l2_ops; /* capture/v4l2-ops.h: swappable kernel interface for tests */
 
-/* Called for every frame on the capture thread, or for MJPEG streams whose pixels are
- * needed on the decode thread (around a camera_device_set_needs_pixels() change both may
- * run for a moment). The frame is borrowed: take a ref to keep it. Must not block. */
+/* Called on the capture thread for every frame as the camera sent it (raw, or a checked
+ * MJPEG frame), and, for an MJPEG stream whose pixels are needed, once more on the decode
+ * thread for each frame decoded (YUV420/YUV422P, `compressed` = that camera frame). So a
+ * frame the busy decoder drops still comes as MJPEG. Each consumer takes the frames
+ * camera_frame_is_for() names. The frame is borrowed: take a ref to keep it. Must not
+ * block; the two threads may run it at the same time. */
 typedef void (*camera_frame_fn)(struct frame *f, void *userdata);
+
+/* Whether a consumer takes f: one that needs pixels (preview, photo ring) every frame with
+ * pixels (raw, or decoded), one that takes compressed frames (a recorder) every frame as
+ * the camera sent it (raw, or MJPEG) and never a decoded one, so each camera frame reaches
+ * each consumer once, and a recording's frames come in the camera's order. */
+static inline bool camera_frame_is_for(const struct frame *f, bool needs_pixels) {
+        return needs_pixels ? f->fourcc != V4L2_PIX_FMT_MJPEG : f->compressed == NULL;
+}
+
 /* Called on the capture thread at most once per start when streaming failed for good
  * (error is a negative errno, e.g. -ENODEV on unplug). The thread then ends by itself;
  * camera_device_stop() must still be called to join it. */
@@ -57,16 +69,16 @@ bool camera_device_supports(const struct camera_device *d, uint32_t fourcc, unsi
                             unsigned height, double fps);
 
 /* Whether an output needs pixels (preview, photo bursts). Only MJPEG streams care: with it
- * every camera JPEG is decoded once, off the capture thread, and the outputs receive the
- * decoded YUV420/YUV422P frame (its `compressed` is the JPEG); without it they receive the
- * MJPEG frames themselves. Safe at any time, also while streaming; kept across starts. */
+ * every camera JPEG is also decoded once, off the capture thread, and the decoded
+ * YUV420/YUV422P frame (its `compressed` is the JPEG) delivered as well (camera_frame_fn).
+ * Safe at any time, also while streaming; kept across starts. */
 void camera_device_set_needs_pixels(struct camera_device *d, bool needs);
 
 struct camera_stats {
-        uint64_t delivered;      /* frames handed to the callback (decoded ones included) */
+        uint64_t delivered;      /* camera frames handed to the callback as they came */
         uint64_t corrupt;        /* MJPEG frames dropped as truncated or corrupt */
         uint64_t decode_dropped; /* MJPEG frames dropped because the decode queue was full */
-        uint64_t decoded;        /* MJPEG frames decoded */
+        uint64_t decoded;        /* MJPEG frames decoded (and handed on decoded too) */
         uint64_t decode_cpu_ns;  /* CPU time the decode thread spent decoding */
 };
 

@@ -11,7 +11,8 @@
  * planes) into a pooled YUV420 or YUV422P frame (the JPEG's own subsampling) whose
  * `compressed` holds a ref to the JPEG, and that one frame is handed to the callback for
  * every output to share. A full queue drops the new frame; a frame TurboJPEG cannot decode
- * cleanly (error or warning) is dropped. Both are counted, neither is passed on. */
+ * cleanly (error or warning) is dropped. Both are counted, neither is passed on (the camera
+ * delivers its JPEG itself, decoded or not: capture/camera-device.h). */
 
 struct mjpeg_decode_stage;
 

@@ -66,7 +66,7 @@ struct run {
         struct preview_sink *preview;
         struct recorder *recorder;
         atomic_uint_fast64_t frames, late;
-        uint64_t last_seq; /* one delivering thread at a time */
+        uint64_t last_seq; /* capture thread only */
         pthread_mutex_t sample_lock;
         uint8_t *sample; /* one camera JPEG of the stream, for the bare baselines */
         size_t sample_size;
@@ -76,11 +76,15 @@ static void on_frame(struct frame *f, void *userdata) {
         struct run *r = userdata;
         const struct frame *j = frame_jpeg(f);
 
-        /* A gap in sequence numbers: the camera (or the decode queue) lost a frame. */
-        if (atomic_load(&r->frames) > 0 && f->sequence > r->last_seq + 1)
-                atomic_fetch_add(&r->late, f->sequence - r->last_seq - 1);
-        r->last_seq = f->sequence;
-        atomic_fetch_add(&r->frames, 1);
+        /* Camera frames come on the capture thread as they are; decoded ones (for the
+         * preview) on the decode thread as well. */
+        if (camera_frame_is_for(f, false)) {
+                /* A gap in sequence numbers: the camera lost a frame. */
+                if (atomic_load(&r->frames) > 0 && f->sequence > r->last_seq + 1)
+                        atomic_fetch_add(&r->late, f->sequence - r->last_seq - 1);
+                r->last_seq = f->sequence;
+                atomic_fetch_add(&r->frames, 1);
+        }
         pthread_mutex_lock(&r->sample_lock);
         if (!r->sample && j) {
                 r->sample = malloc(j->size);
@@ -90,9 +94,9 @@ static void on_frame(struct frame *f, void *userdata) {
                 }
         }
         pthread_mutex_unlock(&r->sample_lock);
-        if (r->preview)
+        if (r->preview && camera_frame_is_for(f, true))
                 preview_sink_push(r->preview, f);
-        if (r->recorder)
+        if (r->recorder && camera_frame_is_for(f, false))
                 recorder_push(r->recorder, f);
 }
 

@@ -66,6 +66,18 @@ def read_stream(sock_fd, nbytes, timeout=15):
     return data
 
 
+def camera_frames(workdir, path):
+    """The JPEGs of a recording, copied out by ffmpeg."""
+    out = tempfile.mkdtemp(dir=workdir)
+    subprocess.run(['ffmpeg', '-v', 'error', '-i', path, '-c', 'copy', '-f', 'image2',
+                    os.path.join(out, 'f%04d.jpg')], check=True)
+    frames = []
+    for name in sorted(os.listdir(out)):
+        with open(os.path.join(out, name), 'rb') as f:
+            frames.append(f.read())
+    return frames
+
+
 class MjpegTest(camerad_test.CameradTestCase):
     def session_with(self, kinds, fmt, width=W, height=H):
         path = self.manager.CreateSession('video' if 'video' in kinds else 'photo')
@@ -162,16 +174,7 @@ class MjpegTest(camerad_test.CameradTestCase):
         return int(n)
 
     def camera_frames(self, path):
-        """The JPEGs of a recording, copied out by ffmpeg."""
-        out = tempfile.mkdtemp(dir=self.workdir)
-        subprocess.run(['ffmpeg', '-v', 'error', '-i', path, '-c', 'copy', '-f', 'image2',
-                        os.path.join(out, 'f%04d.jpg')], check=True)
-        names = sorted(os.listdir(out))
-        frames = []
-        for name in names:
-            with open(os.path.join(out, name), 'rb') as f:
-                frames.append(f.read())
-        return frames
+        return camera_frames(self.workdir, path)
 
     def check_pass_through(self, path):
         n = self.check_recording('MJPG', path)
@@ -286,6 +289,64 @@ class MjpegTest(camerad_test.CameradTestCase):
 
     def test_photo_uyvy(self):
         self.check_photo('UYVY')
+
+
+class MjpegBusyDecoderTest(camerad_test.CameradTestCase):
+    """A decoder far slower than the camera ($CAMERAD_TEST_DECODE_DELAY_MS holds the decode
+    thread after each frame) costs the preview frames, never the recording: at 1920x1080
+    MJPG with preview + recording, the recording has the camera's frames at its rate while
+    the daemon logs most frames as not decoded."""
+    daemon_env = {'CAMERAD_TEST_DECODE_DELAY_MS': '200'}
+
+    def test_recording_keeps_frames_the_decoder_drops(self):
+        path = self.manager.CreateSession('video')
+        s = self.iface(path, 'Session')
+        self.addCleanup(self._release_quietly, s)
+        s.BeginConfig()
+        s.AddInput(CAMERA)
+        outs = {}
+        for kind in ('video', 'preview'):
+            outs[kind] = s.CreateOutput(kind, profile('MJPG', 1920, 1080))
+            s.AddOutput(outs[kind])
+        s.CommitConfig()
+        stream = self.iface(outs['preview'], 'PreviewOutput').OpenStream()
+        s.Start()
+        avi = tempfile.NamedTemporaryFile(suffix='.avi', dir=self.workdir)
+        self.addCleanup(avi.close)
+        vo = self.iface(outs['video'], 'VideoOutput')
+        vo.StartRecording(dbus.types.UnixFd(avi.fileno()), settings(deferred=dbus.Boolean(False)))
+        time.sleep(2)
+        vo.StopRecording()
+        # The preview still gets decoded frames (4:2:2 planes), only fewer of them.
+        header_len = len('YUV4MPEG2 W1920 H1080 F30:1 Ip A1:1 C422\n')
+        data = read_stream(stream, header_len + 2 * (6 + 1920 * 1080 * 2))
+        self.assertEqual(data[:header_len].decode(), 'YUV4MPEG2 W1920 H1080 F30:1 Ip A1:1 C422\n')
+        self.assertEqual(len(data), header_len + 2 * (6 + 1920 * 1080 * 2))
+        s.Release()
+
+        pattern = re.compile(r'(\d+) frames delivered, (\d+) damaged MJPEG frames dropped, (\d+) not decoded')
+        camerad_test.wait_until(lambda: pattern.search(self.daemon_log()), 30)
+        delivered, corrupt, not_decoded = map(int, pattern.search(self.daemon_log()).groups())
+        recorded = int(re.search(r'recording \w+ finished: (\d+) frames, (\d+) dropped',
+                                 self.daemon_log()).group(1))
+        r = subprocess.run(['ffprobe', '-v', 'error', '-count_frames', '-select_streams', 'v:0',
+                            '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', avi.name],
+                           capture_output=True, text=True, check=True)
+        n = int(r.stdout.strip())
+        print(f'busy decoder: {delivered} camera frames, {not_decoded} not decoded, '
+              f'{n} recorded in 2 s', flush=True)
+        self.assertEqual(n, recorded)
+        self.assertEqual(corrupt, 0)
+        self.assertLessEqual(n, delivered)
+        if not self.daemon.valgrind:
+            # The decoder (at most 5 frames/s) dropped most frames; the recording (2 s at
+            # 30 fps) has them, as the camctl test has them without a preview.
+            self.assertGreater(not_decoded, delivered // 2)
+            self.assertGreaterEqual(n, 50)
+        # The camera's own JPEGs, each once: no DHT, sizes following the scene.
+        frames = camera_frames(self.workdir, avi.name)
+        self.assertEqual(len(frames), n)
+        self.assertFalse(any(0xC4 in jpeg_segments(f) for f in frames))
 
 
 if __name__ == '__main__':

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* camera_device_deliver() with MJPEG when pixels stop being needed (the last preview leaves a
- * shared camera that is still recording): frames still in the decode stage come out first,
- * so outputs see the camera's order and a recorder (which skips late timestamps) loses none. */
+/* camera_device_deliver() with MJPEG while the decoder is held up and when pixels stop being
+ * needed (the last preview leaves a shared camera that is still recording): a recorder (the
+ * compressed consumer) gets every camera frame at once and in the camera's order, whatever
+ * the decode stage holds; the preview (the pixel consumer) gets the decoded ones in order. */
 #include <linux/videodev2.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,20 +18,26 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static bool gate_open, decoder_waiting;
-static uint64_t order[8];
-static unsigned n_seen;
+static uint64_t recorded[8], previewed[8];
+static unsigned n_recorded, n_previewed, n_decoded_to_recorder;
 
-/* Decoded frames wait at the gate, as a slow output would hold the decode thread. */
+/* Two consumers, each taking what camera_frame_is_for() names. Decoded frames wait at the
+ * gate, as a slow preview would hold the decode thread. */
 static void on_frame(struct frame *f, void *userdata) {
         pthread_mutex_lock(&lock);
-        if (f->fourcc != V4L2_PIX_FMT_MJPEG) {
+        if (camera_frame_is_for(f, false)) {
+                check(n_recorded < 8);
+                n_decoded_to_recorder += f->compressed != NULL;
+                recorded[n_recorded++] = f->sequence;
+        }
+        if (camera_frame_is_for(f, true)) {
                 decoder_waiting = true;
                 pthread_cond_broadcast(&cond);
                 while (!gate_open)
                         pthread_cond_wait(&cond, &lock);
+                check(n_previewed < 8 && f->compressed && f->compressed->sequence == f->sequence);
+                previewed[n_previewed++] = f->sequence;
         }
-        check(n_seen < 8);
-        order[n_seen++] = f->sequence;
         pthread_mutex_unlock(&lock);
 }
 
@@ -70,27 +77,28 @@ int main(void) {
                 pthread_cond_wait(&cond, &lock);
         pthread_mutex_unlock(&lock);
 
-        /* Frame 0 is at an output, frame 1 queued: frame 2 must not overtake them. */
+        /* Frame 0 is at the preview, frame 1 queued: the recorder has both already, and
+         * frame 2 reaches it now, while the decoder is still held. */
         camera_device_set_needs_pixels(d, false);
         struct frame *f = camera_frame(&j, 2);
         camera_device_deliver(d, f);
         frame_unref(f);
-
         pthread_mutex_lock(&lock);
+        check(n_recorded == 3 && n_previewed == 0);
         gate_open = true;
         pthread_cond_broadcast(&cond);
         pthread_mutex_unlock(&lock);
         mjpeg_decode_stage_drain(d->decode);
 
-        /* Nothing left in the stage: frames go out undecoded again. */
         f = camera_frame(&j, 3);
         camera_device_deliver(d, f);
         frame_unref(f);
 
         camera_device_mjpeg_stop(d);
-        check(n_seen == 4);
+        check(n_recorded == 4 && n_decoded_to_recorder == 0);
         for (unsigned i = 0; i < 4; i++)
-                check(order[i] == i);
+                check(recorded[i] == i);
+        check(n_previewed == 2 && previewed[0] == 0 && previewed[1] == 1);
 
         free(d);
         free(yuyv);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The V4L2 engine with MJPEG and the other native formats, through the fake ops table:
  * MJPG frames of varying size passed on as the camera's bytes, damaged ones dropped and
- * counted, decoding only while pixels are needed, MJPEG-only and converted-only devices,
+ * counted, decoding only while pixels are needed (a busy decoder costs only the pixel
+ * consumer frames, never the compressed one), MJPEG-only and converted-only devices,
  * YU12 and UYVY with padded rows, and which formats bypass libv4l2. */
 #include <linux/videodev2.h>
 #include <pthread.h>
@@ -184,10 +185,13 @@ static void test_mjpeg_decode(void) {
         check_ok(camera_device_new_v4l2("/dev/fake0", &fake_ops, &d));
         camera_device_set_needs_pixels(d, true);
         run_script(d, &fmt_mjpeg, &s, script, ELEMENTSOF(script));
-        check(s.frames == 4 && s.decoded == 4 && s.mjpeg == 0);
+        /* Decoded: the 4 whole frames. As they came (for a recorder): those and the corrupt
+         * one, whose markers and header pass the capture thread's check (as without a
+         * preview); only the decoder, which a recording must not wait for, refuses it. */
+        check(s.frames == 9 && s.decoded == 4 && s.mjpeg == 5);
         check(s.decoded_ok);
         camera_device_get_stats(d, &st);
-        check(st.decoded == 4 && st.corrupt == 2 && st.delivered == 4);
+        check(st.decoded == 4 && st.corrupt == 2 && st.delivered == 5);
         check(st.decode_cpu_ns > 0);
 
         /* Switched off again: the next start passes JPEGs on. */
@@ -228,11 +232,12 @@ static void test_mjpeg_wrong_size_and_overlong(bool needs_pixels) {
         check_ok(camera_device_new_v4l2("/dev/fake0", &fake_ops, &d));
         camera_device_set_needs_pixels(d, needs_pixels);
         run_script(d, &fmt_mjpeg, &s, script, ELEMENTSOF(script));
-        check(s.frames == 3);
+        /* Every good camera frame comes as MJPEG; with pixels needed, decoded once more. */
+        check(s.mjpeg == 3 && s.bytes_ok);
         if (needs_pixels)
-                check(s.decoded == 3 && s.mjpeg == 0 && s.decoded_ok);
+                check(s.frames == 6 && s.decoded == 3 && s.decoded_ok);
         else
-                check(s.mjpeg == 3 && s.decoded == 0 && s.bytes_ok);
+                check(s.frames == 3 && s.decoded == 0);
         camera_device_get_stats(d, &st);
         check(st.delivered == 3 && st.corrupt == 2 && st.decode_dropped == 0);
         check(st.decoded == (needs_pixels ? 3u : 0u));
@@ -240,6 +245,94 @@ static void test_mjpeg_wrong_size_and_overlong(bool needs_pixels) {
         jpeg_buffer_done(&small);
         yuv_image_done(&img);
         jpeg_encoder_free(e);
+}
+
+/* Two consumers as the bus has them: a recorder (compressed frames) and a preview (pixels),
+ * each taking what camera_frame_is_for() names. The preview's first decoded frame blocks the
+ * decode thread until the camera has sent all its frames, so the decode queue is full and
+ * most frames are dropped by the decode stage. */
+struct consumers {
+        pthread_mutex_t lock;
+        pthread_cond_t released_cond;
+        bool released, blocked_once;
+        unsigned compressed, pixel, pixel_without_pixels, compressed_decoded;
+        uint64_t last_seq, last_ts;
+        bool in_order;
+};
+
+static void on_two_consumers(struct frame *f, void *userdata) {
+        struct consumers *c = userdata;
+
+        pthread_mutex_lock(&c->lock);
+        if (camera_frame_is_for(f, false)) {
+                c->compressed++;
+                if (f->compressed)
+                        c->compressed_decoded++;
+                if (c->compressed > 1 && (f->sequence <= c->last_seq || f->timestamp_us <= c->last_ts))
+                        c->in_order = false;
+                c->last_seq = f->sequence;
+                c->last_ts = f->timestamp_us;
+        }
+        if (camera_frame_is_for(f, true)) {
+                c->pixel++;
+                if (f->fourcc == V4L2_PIX_FMT_MJPEG || !f->compressed)
+                        c->pixel_without_pixels++;
+                /* A decoder far slower than the camera: the decode thread waits here. */
+                if (!c->blocked_once) {
+                        c->blocked_once = true;
+                        while (!c->released)
+                                pthread_cond_wait(&c->released_cond, &c->lock);
+                }
+        }
+        pthread_mutex_unlock(&c->lock);
+}
+
+static void test_mjpeg_busy_decoder(void) {
+        struct camera_device *d = NULL;
+        struct camera_stats st;
+        struct consumers c = { .lock = PTHREAD_MUTEX_INITIALIZER,
+                               .released_cond = PTHREAD_COND_INITIALIZER, .in_order = true };
+        enum action script[16];
+        const unsigned n = ELEMENTSOF(script);
+
+        for (unsigned i = 0; i < n; i++)
+                script[i] = ACT_FRAME;
+        fake_reset();
+        fake_set_jpegs((const uint8_t *const *) jpegs, jpeg_sizes, N_JPEGS);
+        check_ok(camera_device_new_v4l2("/dev/fake0", &fake_ops, &d));
+        camera_device_set_needs_pixels(d, true);
+        fake_script(script, n);
+        check_ok(camera_device_start(d, &fmt_mjpeg, on_two_consumers, on_error, &c));
+        /* Every frame reaches the recorder while the decoder is stuck. */
+        double end = test_now() + 5;
+        for (;;) {
+                pthread_mutex_lock(&c.lock);
+                unsigned got = c.compressed;
+                pthread_mutex_unlock(&c.lock);
+                if (got == n || test_now() > end)
+                        break;
+                test_sleep_ms(5);
+        }
+        pthread_mutex_lock(&c.lock);
+        check(c.compressed == n && c.blocked_once);
+        c.released = true;
+        pthread_cond_broadcast(&c.released_cond);
+        pthread_mutex_unlock(&c.lock);
+        test_sleep_ms(100); /* the decode thread finishes what is queued */
+        camera_device_stop(d);
+        camera_device_get_stats(d, &st);
+
+        fprintf(stderr, "busy decoder: %u frames to the recorder, %u to the preview; %llu decoded, "
+                "%llu dropped by the decode stage\n", c.compressed, c.pixel,
+                (unsigned long long) st.decoded, (unsigned long long) st.decode_dropped);
+        check(c.compressed == n && c.in_order && c.compressed_decoded == 0);
+        check(st.delivered == n && st.corrupt == 0);
+        /* The preview got exactly the decoded frames: the one that blocked, then those that
+         * were queued meanwhile; the rest were the decode stage's drops, and only its. */
+        check(c.pixel == st.decoded && c.pixel_without_pixels == 0);
+        check(st.decoded == 1 + MJPEG_DECODE_DEFAULT_QUEUE);
+        check(st.decoded + st.decode_dropped == n);
+        camera_device_free(d);
 }
 
 /* A camera that streams only MJPEG is taken (probe used to refuse it); libv4l2's converted
@@ -379,6 +472,7 @@ int main(void) {
         test_mjpeg_decode();
         test_mjpeg_wrong_size_and_overlong(false);
         test_mjpeg_wrong_size_and_overlong(true);
+        test_mjpeg_busy_decoder();
         test_mjpeg_only();
         test_converted_only();
         test_native_raw(V4L2_PIX_FMT_YUV420);
