@@ -56,7 +56,23 @@ def wait_for(predicate, timeout, what):
 
 def pw_dump():
     r = subprocess.run(['pw-dump'], capture_output=True, text=True, timeout=30)
-    return json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else []
+    if r.returncode != 0:
+        return []
+    # pw-dump prints a second array when objects change while it dumps (nodes going away as
+    # camerad dies): take every array, later entries for an id replacing earlier ones.
+    objects, text, pos, dec = {}, r.stdout, 0, json.JSONDecoder()
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            break
+        chunk, pos = dec.raw_decode(text, pos)
+        for o in chunk:
+            if o.get('info') is None and o.get('id') in objects:
+                del objects[o['id']]  # an update saying the object is gone
+            else:
+                objects[o.get('id')] = o
+    return list(objects.values())
 
 
 def find_node(name=NODE):
