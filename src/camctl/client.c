@@ -39,6 +39,16 @@ int camctl_error(int code, const char *format, ...) {
         return code;
 }
 
+/* Whether camerad's message already names the call ("7400101: SetControls: …"), so that
+ * camctl does not say it twice. */
+static bool message_names(const char *message, const char *what) {
+        const char *p = message + strspn(message, "0123456789");
+        size_t n = strlen(what);
+
+        p = p != message && strncmp(p, ": ", 2) == 0 ? p + 2 : message;
+        return strncmp(p, what, n) == 0 && p[n] == ':';
+}
+
 int camctl_bus_error(const sd_bus_error *e, int r, const char *what) {
         if (!sd_bus_error_is_set(e)) {
                 if (r == -ETIMEDOUT)
@@ -54,9 +64,10 @@ int camctl_bus_error(const sd_bus_error *e, int r, const char *what) {
                                     what, e->message ?: "", e->name);
         if (sd_bus_error_has_names(e, SD_BUS_ERROR_TIMEOUT, "org.freedesktop.DBus.Error.TimedOut") || r == -ETIMEDOUT)
                 return camctl_error(CAMCTL_EXIT_TIMEOUT, "%s: timed out: %s (%s)", what, e->message ?: "", e->name);
-        if (sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED))
-                return camctl_error(CAMCTL_EXIT_DENIED, "%s: %s (%s)", what, e->message ?: "", e->name);
-        return camctl_error(CAMCTL_EXIT_FAILED, "%s: %s (%s)", what, e->message ?: "", e->name);
+        int code = sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED) ? CAMCTL_EXIT_DENIED : CAMCTL_EXIT_FAILED;
+        if (e->message && message_names(e->message, what))
+                return camctl_error(code, "%s (%s)", e->message, e->name);
+        return camctl_error(code, "%s: %s (%s)", what, e->message ?: "", e->name);
 }
 
 int camctl_connect(const struct camctl_args *a, sd_bus **ret) {
