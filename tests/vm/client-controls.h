@@ -24,6 +24,10 @@ int bus_check_controls_autogain(const char *devnode, const char *camera, char *d
 /* Bad sets are InvalidArgument naming the control, and change nothing. */
 int bus_check_controls_invalid(const char *devnode, const char *camera, char *detail, size_t size);
 
+/* brightness changed with v4l2-ctl while a session streams: PropertiesChanged for
+ * Camera.Controls arrives and Camera.Controls shows the new value; the default goes back. */
+int bus_check_controls_events(const char *devnode, const char *camera, char *detail, size_t size);
+
 /* SetControls NAME=VALUE... through a committed session (numbers as x, true/false as b,
  * else s), for v4l2-ctl to read back. */
 int bus_set_controls(const char *camera, char **args, int n, char *detail, size_t size);

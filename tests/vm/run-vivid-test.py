@@ -30,7 +30,7 @@ VM_CHECKS = [
     "loopback-listed", "loopback-formats", "session-mjpeg",
     "loopback-listed-1080p", "loopback-formats-1080p", "session-mjpeg-1080p",
     "controls-listed", "controls-picture", "controls-flip", "controls-autogain", "controls-invalid",
-    "controls-v4l2-ctl",
+    "controls-events", "controls-v4l2-ctl",
     "fault-streamon-error", "fault-dropped-buffers", "fault-disconnect", "hotplug-removed",
     "hotplug-added", "hotplug-session", "daemon-alive", "daemon-exit",
 ]

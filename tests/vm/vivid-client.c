@@ -32,7 +32,7 @@ static int usage(void) {
                 "       vivid-client fault-streamon DEV CAMERA FOURCC WxH\n"
                 "       vivid-client fault-disconnect DEV CAMERA VIRTUAL-CAMERA FOURCC WxH\n"
                 "       vivid-client controls-listed|controls-picture|controls-flip|controls-autogain|\n"
-                "                    controls-invalid DEV CAMERA\n"
+                "                    controls-invalid|controls-events DEV CAMERA\n"
                 "       vivid-client set-controls CAMERA NAME=VALUE...\n");
         return 2;
 }
@@ -146,6 +146,7 @@ int main(int argc, char *argv[]) {
                         { "controls-flip", bus_check_controls_flip },
                         { "controls-autogain", bus_check_controls_autogain },
                         { "controls-invalid", bus_check_controls_invalid },
+                        { "controls-events", bus_check_controls_events },
                 };
                 for (size_t i = 0; i < ELEMENTSOF(controls); i++)
                         if (streq(cmd, controls[i].name))

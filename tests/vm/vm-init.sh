@@ -260,6 +260,8 @@ check controls-picture vivid-client controls-picture $DEV "$CAM"
 check controls-flip vivid-client controls-flip $DEV "$CAM"
 check controls-autogain vivid-client controls-autogain $DEV "$CAM"
 check controls-invalid vivid-client controls-invalid $DEV "$CAM"
+# A change made outside camerad (v4l2-ctl) while streaming reaches D-Bus as PropertiesChanged.
+check controls-events vivid-client controls-events $DEV "$CAM"
 # v4l2-ctl (v4l-utils) reads back what a SetControls set; defaults go back afterwards.
 want="brightness: 90
 contrast: 110
