@@ -82,7 +82,9 @@ void session_release(struct session *s);
  * persistent session's idle timer. */
 int session_check_owner(struct session *s, sd_bus_message *m, sd_bus_error *error);
 
-/* For session.c and session-capture.c only. */
+/* For session.c, session-lifecycle.c and session-capture.c only. */
+/* Leaves the input camera (detached, unheld, unused); no-op without one. */
+void session_drop_input(struct session *s);
 void session_set_state(struct session *s, enum session_state state);
 void session_view(struct session *s, struct session_config_view *v);
 /* Prepares the added outputs and attaches s to its camera's capture (starting the camera
