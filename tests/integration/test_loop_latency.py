@@ -18,7 +18,10 @@ while most of the backlog is still being stored. Asserts:
     queued at Release is lost).
 
 Figures are printed (see the test log). Under CAMERAD_WRAPPER (valgrind) only the
-correctness assertions run: the timing bounds are for the plain daemon. The p99 bound is
+correctness assertions run: the timing bounds are for the plain daemon. In a sanitizer
+build the Release bound holds but the 10 ms p99 is not judged: there the photo intake's
+instrumented copying competes with the loop for the 2 cores (23 ms seen), which measures
+ASan, not waiting (the old code's stall, seconds, still fails the Release bound). The p99 bound is
 skipped (the test reports a skip, with the figure) when the same probe before the Release
 already exceeds half of it: the machine, not camerad, is then what is measured.
 """
@@ -166,6 +169,9 @@ class LoopLatencyTest(camerad_test.CameradTestCase):
         self.assertEqual(sorted(pending), sorted(replies), 'an image queued at Release is lost')
         if timed:
             self.assertLess(release_s, RELEASE_BOUND_S, 'Release waited for the store')
+            if self.daemon.sanitized:
+                self.skipTest(f'sanitizer build: the 10 ms p99 is judged in the plain build '
+                              f'(seen here: {p99 * 1000:.1f} ms)')
             if base_p99 > BASELINE_P99_MAX_S:
                 self.skipTest(f'the machine is too busy to judge 10 ms: without a Release the '
                               f'probe already sees a p99 of {base_p99 * 1000:.1f} ms')
