@@ -25,34 +25,11 @@
 #include "media/jpeg.h"
 #include "media/y4m.h"
 #include "shared/macro.h"
+#include "bench-clock.h"
 
 #define W 1920
 #define H 1080
 #define FPS 30.0
-
-static double now_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void) {
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
-static double thread_cpu_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-        return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_s(double s) {
-        struct timespec ts = { (time_t) s, (long) ((s - (time_t) s) * 1e9) };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
 
 struct run {
         struct preview_sink *preview;
